@@ -1,0 +1,18 @@
+namespace NirvanaCluster.Engine.Tensors;
+
+/// <summary>
+/// Single-precision GEMM on row-major matrices: C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C.
+/// op(X) is X or its transpose; lda/ldb/ldc are row strides of the matrices as stored.
+/// A stored row-major: transA=false means A is [m, k] (lda >= k); transA=true means A is [k, m] (lda >= m).
+/// B likewise: transB=false means B is [k, n] (ldb >= n); transB=true means B is [n, k] (ldb >= k).
+/// beta = 0 overwrites C without reading it (NaNs in C are not propagated).
+/// </summary>
+public interface IGemm
+{
+    string Name { get; }
+
+    void Sgemm(bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc);
+}
