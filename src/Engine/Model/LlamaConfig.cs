@@ -29,8 +29,10 @@ public sealed record LlamaConfig
     public float RopeTheta { get; init; } = 10000f;
     public RopeScaling? RopeScaling { get; init; }
     public bool TieWordEmbeddings { get; init; }
-    /// <summary>q/k/v projections carry biases (Qwen2).</summary>
+    /// <summary>q/k/v projections carry biases (Qwen2 always; Llama when <c>attention_bias</c> is true).</summary>
     public bool AttentionBias { get; init; }
+    /// <summary>o_proj carries a bias too (Llama's <c>attention_bias</c>; Qwen2 has none).</summary>
+    public bool AttentionOutputBias { get; init; }
     public int MaxPositionEmbeddings { get; init; } = 2048;
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
