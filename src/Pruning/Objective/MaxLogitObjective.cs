@@ -1,0 +1,56 @@
+using NirvanaCluster.Engine.Model;
+
+namespace NirvanaCluster.Pruning.Objective;
+
+/// <summary>
+/// NIRVANA's objective (NIRVANA.md section 1): f = mean over (b, v) of max over t of logits[b, t, v]; its gradient
+/// w.r.t. the logits is 1/(B V) at the arg-max position of each (b, v). Logits exist one sequence at a time
+/// ([T, V]), and the backward through lm_head is a scatter of lm_head rows rather than a dense GEMM.
+/// </summary>
+public sealed class MaxLogitObjective(int totalSequences) : IHeadObjective
+{
+    public double ForwardBackward(LlamaShard head, ReadOnlySpan<float> x, Span<float> dx, ReadOnlySpan<int> tokens, int batch, int positions)
+    {
+        int d = head.Hidden, vocab = head.Vocab, n = batch * positions;
+        var lmHead = head.LmHead ?? throw new InvalidOperationException("the objective needs the shard holding lm_head");
+        var normed = new float[n * d];
+        var rstd = new float[n];
+        head.FinalNormForward(normed, rstd, x, n);
+        var dNormed = new float[n * d];
+        var logits = new float[positions * vocab];
+        var max = new float[vocab];
+        var argMax = new int[vocab];
+        var scale = 1f / ((float)totalSequences * vocab);
+        double total = 0;
+        for (var b = 0; b < batch; b++)
+        {
+            head.Logits(logits, normed.AsSpan(b * positions * d, positions * d), positions);
+            ColumnMax(logits, positions, vocab, max, argMax);
+            double sum = 0;
+            foreach (var m in max) sum += m;
+            total += sum * scale;
+            var dSeq = dNormed.AsSpan(b * positions * d, positions * d);
+            for (var v = 0; v < vocab; v++)
+            {
+                var row = dSeq.Slice(argMax[v] * d, d);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(lmHead.AsSpan(v * d, d), scale, row, row);
+            }
+        }
+        dx.Clear();
+        head.FinalNormBackward(dx, dNormed, x, rstd, n);
+        return total;
+    }
+
+    /// <summary>Column-wise max over T rows of logits[T, V]; ties go to the earliest position.</summary>
+    internal static void ColumnMax(ReadOnlySpan<float> logits, int positions, int vocab, Span<float> max, Span<int> argMax)
+    {
+        logits[..vocab].CopyTo(max);
+        argMax.Clear();
+        for (var t = 1; t < positions; t++)
+        {
+            var row = logits.Slice(t * vocab, vocab);
+            for (var v = 0; v < vocab; v++)
+                if (row[v] > max[v]) { max[v] = row[v]; argMax[v] = t; }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Pruning.Allocation;
+using NirvanaCluster.Pruning.Compaction;
+using NirvanaCluster.Pruning.Pipeline;
+using NirvanaCluster.Pruning.Plan;
+using NirvanaCluster.Pruning.Saliency;
+using Serilog;
+
+namespace NirvanaCluster.Pruning;
+
+/// <summary>The outcome: the plan, the pruned config, and where the compacted tensors come from.</summary>
+public sealed record PruneResult(PruningPlan Plan, LlamaConfig PrunedConfig, PassResult? Calibration, TimeSpan Elapsed);
+
+/// <summary>
+/// The coordinator's side of a pruning job, independent of where stages run: calibrate (gradient pass), gather
+/// unit scores, allocate globally, then compact stage by stage through <see cref="CompactAsync"/>.
+/// </summary>
+public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, PruneOptions options)
+{
+    private static readonly ILogger Log = Serilog.Log.ForContext<PruneJob>();
+
+    public async Task<PruneResult> PlanAsync(IReadOnlyList<int[]> calibration, IProgress<PassProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validated();
+        CheckStagesCoverModel();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        PassResult? pass = null;
+        var objective = ObjectiveKinds.For(options.Method);
+        if (objective.HasGradient())
+        {
+            if (calibration.Count == 0) throw new ArgumentException("the calibration set is empty");
+            Log.Information("Calibration pass: {Sequences} sequences x {Positions} tokens, micro-batch {MicroBatch}, objective {Objective}",
+                calibration.Count, calibration[0].Length, options.MicroBatchSize, objective);
+            pass = await PipelineRunner.RunAsync(stages, calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
+            Log.Information("Objective {Objective:G6}; pipeline idle fraction {Idle:P1}", pass.Objective, pass.IdleFraction);
+        }
+        var perStage = await Task.WhenAll(stages.Select(s => s.ScoresAsync(options.Method, options.Seed, cancellation)));
+        var scores = perStage.SelectMany(s => s).OrderBy(s => s.Layer).ToArray();
+        var plan = BuildPlan(config, scores, options);
+        Log.Information("Plan: prune {Attention} KV groups and {Mlp} neurons; kept parameters {After:N0} of {Before:N0}",
+            plan.AttentionUnitsToPrune, plan.MlpNeuronsToPrune, plan.ParametersAfter, plan.ParametersBefore);
+        return new PruneResult(plan, Compactor.PrunedConfig(config, plan.Layers), pass, clock.Elapsed);
+    }
+
+    /// <summary>Streams the compacted tensors stage by stage, in model order, so the caller can write them as they come.</summary>
+    public async IAsyncEnumerable<ShardTensor> CompactAsync(PruningPlan plan,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        foreach (var stage in stages)
+        {
+            var part = plan.Layers.Where(l => l.Layer >= stage.Descriptor.FirstLayer && l.Layer < stage.Descriptor.EndLayer).ToArray();
+            foreach (var tensor in await stage.CompactAsync(part, cancellation)) yield return tensor;
+        }
+    }
+
+    public static PruningPlan BuildPlan(LlamaConfig config, IReadOnlyList<LayerScores> scores, PruneOptions options)
+    {
+        if (scores.Count != config.NumHiddenLayers) throw new ArgumentException($"scores cover {scores.Count} layers, the model has {config.NumHiddenLayers}");
+        var allocation = SparsityAllocator.Allocate(scores, options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize, options.Allocation);
+        var layers = scores.Select((s, i) => new LayerPlan(s.Layer, s.Attention.Length, s.Mlp.Length,
+            allocation.Layers[i].KeptGroups, allocation.Layers[i].KeptNeurons, s.Attention, s.Mlp)).ToArray();
+        return new PruningPlan(options.Method.Name(), options.Allocation == AllocationMode.Global ? "global" : "uniform",
+            options.Sparsity, options.Gamma, allocation.Budget.Budget, allocation.Budget.AttentionUnits, allocation.Budget.MlpNeurons,
+            allocation.AttentionThreshold, allocation.MlpThreshold,
+            ParameterCounts.Of(config), ParameterCounts.Of(Compactor.PrunedConfig(config, layers)), layers);
+    }
+
+    private void CheckStagesCoverModel()
+    {
+        var next = 0;
+        for (var i = 0; i < stages.Count; i++)
+        {
+            var d = stages[i].Descriptor;
+            if (d.FirstLayer != next) throw new InvalidOperationException($"stage {stages[i].Name} starts at layer {d.FirstLayer}, expected {next}");
+            if (d.HasEmbedding != (i == 0)) throw new InvalidOperationException($"stage {stages[i].Name}: only the first stage holds the embedding");
+            if (d.HasHead != (i == stages.Count - 1)) throw new InvalidOperationException($"stage {stages[i].Name}: only the last stage holds lm_head");
+            next = d.EndLayer;
+        }
+        if (next != config.NumHiddenLayers) throw new InvalidOperationException($"stages cover layers [0, {next}), the model has {config.NumHiddenLayers}");
+    }
+}
