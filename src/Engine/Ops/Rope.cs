@@ -59,6 +59,28 @@ public sealed class Rope
     /// <summary>The rotation is orthogonal, so the gradient is the inverse rotation of dy, in place.</summary>
     public void Backward(Span<float> dx, int batch, int positions, int heads) => Rotate(dx, batch, positions, heads, sign: -1f);
 
+    /// <summary>Rotates rows x[rows, heads*Dh] that all sit at one position (incremental decoding).</summary>
+    public void ForwardAt(Span<float> x, int rows, int heads, int position)
+    {
+        if (position >= MaxPositions) throw new ArgumentException($"position {position} exceeds the rotary table of {MaxPositions}");
+        var dh = HeadDim;
+        var half = dh / 2;
+        if (x.Length != rows * heads * dh) throw new ArgumentException($"x needs rows*H*Dh = {rows}*{heads}*{dh} elements");
+        var cos = _cos.AsSpan(position * half, half);
+        var sin = _sin.AsSpan(position * half, half);
+        for (var r = 0; r < rows * heads; r++)
+        {
+            var head = x.Slice(r * dh, dh);
+            for (var i = 0; i < half; i++)
+            {
+                var x1 = head[i];
+                var x2 = head[i + half];
+                head[i] = x1 * cos[i] - x2 * sin[i];
+                head[i + half] = x2 * cos[i] + x1 * sin[i];
+            }
+        }
+    }
+
     private void Rotate(Span<float> x, int batch, int positions, int heads, float sign)
     {
         var dh = HeadDim;
