@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Text;
+using NirvanaCluster.Pruning.Plan;
+
+namespace NirvanaCluster.Pruning.Report;
+
+/// <summary>report.md: the run's settings, parameter counts, and the per-layer table of kept heads and neurons.</summary>
+public static class PruningReport
+{
+    public static string Render(PruningPlan plan, int groupSize, string model, string calibration, TimeSpan elapsed, string chartFile)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.Append("# Pruning report\n\n");
+        md.Append(inv, $"| | |\n|---|---|\n| model | `{model}` |\n| method | {plan.Method} |\n| allocation | {plan.Allocation} |\n");
+        md.Append(inv, $"| sparsity | {plan.Sparsity:0.###} |\n| gamma | {plan.Gamma:0.###} |\n| calibration | {calibration} |\n");
+        md.Append(inv, $"| KV groups pruned (budget) | {plan.Layers.Sum(l => l.KvGroupsBefore) - plan.KeptKvGroups} ({plan.AttentionUnitsToPrune}) |\n");
+        md.Append(inv, $"| MLP neurons pruned (budget) | {plan.Layers.Sum(l => l.NeuronsBefore) - plan.KeptNeurons} ({plan.MlpNeuronsToPrune}) |\n");
+        md.Append(inv, $"| parameters | {plan.ParametersBefore:N0} → {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer) |\n");
+        md.Append(inv, $"| wall time | {elapsed.TotalSeconds:F1} s |\n\n");
+        md.Append(inv, $"![kept fraction per layer]({chartFile})\n\n");
+        md.Append("| layer | KV groups kept | query heads kept | MLP neurons kept | attention kept | MLP kept |\n|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var l in plan.Layers)
+        {
+            md.Append(inv, $"| {l.Layer} | {l.KeptKvGroups.Length} / {l.KvGroupsBefore} | {l.KeptKvGroups.Length * groupSize} / {l.KvGroupsBefore * groupSize} | ");
+            md.Append(inv, $"{l.KeptMlpNeurons.Length} / {l.NeuronsBefore} | {(double)l.KeptKvGroups.Length / l.KvGroupsBefore:P0} | {(double)l.KeptMlpNeurons.Length / l.NeuronsBefore:P0} |\n");
+        }
+        return md.ToString();
+    }
+}
