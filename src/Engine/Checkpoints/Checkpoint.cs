@@ -1,0 +1,140 @@
+using System.Text.Json.Nodes;
+using NirvanaCluster.Engine.Model;
+
+namespace NirvanaCluster.Engine.Checkpoints;
+
+/// <summary>
+/// A Hugging Face model folder: <c>config.json</c> plus <c>model.safetensors</c> or a sharded
+/// <c>model.safetensors.index.json</c>. Shards are opened lazily, when a tensor in them is first asked for, so a
+/// node that holds a few layers opens only the shards that carry them (and a shard it never needs may be absent).
+/// All reads are thread-safe.
+/// </summary>
+public sealed class Checkpoint : IDisposable
+{
+    public const string SingleFileName = "model.safetensors";
+
+    private readonly Dictionary<string, string> shardOf; // tensor -> shard file name
+    private readonly string weightsDescription;                    // the file errors about missing tensors name
+    private readonly Dictionary<string, SafeTensorsFile> opened = new(StringComparer.Ordinal);
+    private readonly Lock gate = new();
+    private bool disposed;
+
+    private Checkpoint(string directory, LlamaConfig config, JsonObject rawConfig,
+        IReadOnlyDictionary<string, string> shardOf, string weightsDescription)
+    {
+        Directory = directory;
+        Config = config;
+        RawConfig = rawConfig;
+        this.shardOf = new Dictionary<string, string>(shardOf, StringComparer.Ordinal);
+        this.weightsDescription = weightsDescription;
+    }
+
+    public string Directory { get; }
+    public LlamaConfig Config { get; }
+    /// <summary>config.json as read, for writing a derived checkpoint that keeps the fields we do not model.</summary>
+    public JsonObject RawConfig { get; }
+    public IReadOnlyCollection<string> TensorNames => shardOf.Keys;
+
+    /// <summary>Shard files opened so far (file names), for diagnostics and tests.</summary>
+    internal IReadOnlyList<string> OpenedShards
+    {
+        get { lock (gate) return [.. opened.Keys]; }
+    }
+
+    public static Checkpoint Open(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"checkpoint folder '{directory}' does not exist");
+        var configPath = Path.Combine(directory, ConfigJson.FileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{directory}: no {ConfigJson.FileName}; not a Hugging Face checkpoint folder", configPath);
+        var raw = ConfigJson.ReadObject(configPath);
+        var config = ConfigJson.FromJson(raw, configPath);
+
+        var single = Path.Combine(directory, SingleFileName);
+        if (File.Exists(single))
+        {
+            var file = SafeTensorsFile.Open(single);
+            var checkpoint = new Checkpoint(directory, config, raw,
+                file.Tensors.Keys.ToDictionary(name => name, _ => SingleFileName, StringComparer.Ordinal), single);
+            checkpoint.opened[SingleFileName] = file;
+            return checkpoint;
+        }
+        var indexPath = Path.Combine(directory, ShardIndex.FileName);
+        if (!File.Exists(indexPath))
+            throw new FileNotFoundException($"{directory}: neither {SingleFileName} nor {ShardIndex.FileName} is present", single);
+        var index = ShardIndex.Read(indexPath);
+        return new Checkpoint(directory, config, raw, index.WeightMap, indexPath);
+    }
+
+    public bool Contains(string tensor) => shardOf.ContainsKey(tensor);
+
+    /// <summary>Path of the file that holds <paramref name="tensor"/>.</summary>
+    public string FileOf(string tensor) => Path.Combine(Directory, ShardNameOf(tensor));
+
+    public TensorInfo Info(string tensor) => Shard(tensor).Info(tensor);
+
+    /// <summary>Reads a tensor without checking its shape.</summary>
+    public float[] ReadFloat32(string tensor) => Shard(tensor).ReadAsFloat32(tensor);
+
+    /// <summary>Reads a tensor after checking its shape is exactly <paramref name="expectedShape"/>.</summary>
+    public float[] ReadFloat32(string tensor, params long[] expectedShape)
+    {
+        var file = Shard(tensor);
+        CheckShape(file, tensor, expectedShape);
+        return file.ReadAsFloat32(tensor);
+    }
+
+    /// <summary>Reads a tensor of shape <paramref name="expectedShape"/> into <paramref name="destination"/>.</summary>
+    public void ReadFloat32(string tensor, Span<float> destination, ReadOnlySpan<long> expectedShape)
+    {
+        var file = Shard(tensor);
+        CheckShape(file, tensor, expectedShape);
+        file.ReadAsFloat32(tensor, destination);
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            foreach (var file in opened.Values) file.Dispose();
+            opened.Clear();
+        }
+    }
+
+    private static void CheckShape(SafeTensorsFile file, string tensor, ReadOnlySpan<long> expected)
+    {
+        var actual = file.Info(tensor).Shape;
+        if (!actual.AsSpan().SequenceEqual(expected))
+            throw new InvalidDataException($"{file.Path}: tensor '{tensor}' has shape {TensorInfo.FormatShape(actual)}, " +
+                                           $"expected {TensorInfo.FormatShape(expected)}");
+    }
+
+    private string ShardNameOf(string tensor) =>
+        shardOf.TryGetValue(tensor, out var shard)
+            ? shard
+            : throw new InvalidDataException($"{weightsDescription}: no tensor '{tensor}'");
+
+    private SafeTensorsFile Shard(string tensor)
+    {
+        var name = ShardNameOf(tensor);
+        SafeTensorsFile file;
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (!opened.TryGetValue(name, out file!))
+            {
+                var path = Path.Combine(Directory, name);
+                if (!File.Exists(path))
+                    throw new InvalidDataException($"{weightsDescription}: tensor '{tensor}' is mapped to shard '{name}', which does not exist");
+                // Opening reads only the header; holding the lock keeps two readers from opening the same shard twice.
+                file = SafeTensorsFile.Open(path);
+                opened[name] = file;
+            }
+        }
+        if (!file.Tensors.ContainsKey(tensor))
+            throw new InvalidDataException($"{weightsDescription}: tensor '{tensor}' is mapped to shard '{name}', but {file.Path} has no such tensor");
+        return file;
+    }
+}
