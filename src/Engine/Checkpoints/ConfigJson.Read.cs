@@ -40,6 +40,8 @@ public static partial class ConfigJson
             TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? false,
             // Qwen2 always has q/k/v biases and has no field for it; Llama says so in attention_bias.
             AttentionBias = modelType == "qwen2" || (f.OptionalBool("attention_bias") ?? false),
+            // Llama's attention_bias biases o_proj as well; Qwen2's implicit biases stop at q/k/v.
+            AttentionOutputBias = modelType != "qwen2" && (f.OptionalBool("attention_bias") ?? false),
             MaxPositionEmbeddings = f.OptionalInt("max_position_embeddings") ?? modelType switch
             {
                 "qwen2" => 32768,
