@@ -252,7 +252,7 @@ public class ConfigJsonTests
         {
             ModelType = "llama", HiddenSize = 256, NumHiddenLayers = 3, NumAttentionHeads = 8, NumKeyValueHeads = 4,
             IntermediateSize = 512, VocabSize = 1000, ExplicitHeadDim = 32, RmsNormEps = 1e-5f, RopeTheta = 500000f,
-            RopeScaling = new RopeScaling("llama3", 8f, 1f, 4f, 8192), TieWordEmbeddings = true, AttentionBias = true,
+            RopeScaling = new RopeScaling("llama3", 8f, 1f, 4f, 8192), TieWordEmbeddings = true, AttentionBias = true, AttentionOutputBias = true, // Llama attention_bias biases o_proj too
             MaxPositionEmbeddings = 4096, BosTokenId = 1, EosTokenId = 2,
             LayerAttentionHeads = [8, 2, 4], LayerKeyValueHeads = [4, 1, 2], LayerIntermediateSizes = [512, 8, 264],
         }.Validated();
