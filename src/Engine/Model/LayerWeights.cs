@@ -67,20 +67,9 @@ public sealed class LayerWeights
     /// <summary>Every tensor with its Hugging Face name and shape, in checkpoint order.</summary>
     public IEnumerable<(string Name, float[] Data, long[] Shape)> Tensors()
     {
-        var p = $"model.layers.{Index}.";
-        long d = Hidden, q = Heads * HeadDim, kv = KvHeads * HeadDim, f = Ffn;
-        yield return (p + "input_layernorm.weight", InputLayernorm, [d]);
-        yield return (p + "self_attn.q_proj.weight", QProj, [q, d]);
-        if (QBias is not null) yield return (p + "self_attn.q_proj.bias", QBias, [q]);
-        yield return (p + "self_attn.k_proj.weight", KProj, [kv, d]);
-        if (KBias is not null) yield return (p + "self_attn.k_proj.bias", KBias, [kv]);
-        yield return (p + "self_attn.v_proj.weight", VProj, [kv, d]);
-        if (VBias is not null) yield return (p + "self_attn.v_proj.bias", VBias, [kv]);
-        yield return (p + "self_attn.o_proj.weight", OProj, [d, q]);
-        if (OBias is not null) yield return (p + "self_attn.o_proj.bias", OBias, [d]);
-        yield return (p + "post_attention_layernorm.weight", PostAttentionLayernorm, [d]);
-        yield return (p + "mlp.gate_proj.weight", GateProj, [f, d]);
-        yield return (p + "mlp.up_proj.weight", UpProj, [f, d]);
-        yield return (p + "mlp.down_proj.weight", DownProj, [d, f]);
+        float[]?[] data = [InputLayernorm, QProj, QBias, KProj, KBias, VProj, VBias, OProj, OBias, PostAttentionLayernorm, GateProj, UpProj, DownProj];
+        var present = data.Where(a => a is not null).Select(a => a!);
+        return TensorLayout.Layer(Index, Hidden, Heads, KvHeads, HeadDim, Ffn, HasBias, OBias is not null)
+            .Zip(present, (t, a) => (t.Name, a, t.Shape));
     }
 }

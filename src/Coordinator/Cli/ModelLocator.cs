@@ -1,0 +1,18 @@
+using NirvanaCluster.Engine.Checkpoints;
+
+namespace NirvanaCluster.Coordinator.Cli;
+
+/// <summary>Resolves --model: a folder, or (omitted) the default model, fetched and converted on first use.</summary>
+public static class ModelLocator
+{
+    public static string Resolve(string? model, out bool isDefault)
+    {
+        isDefault = model is null;
+        if (model is null) return Engine.Assets.DefaultModel.Ensure();
+        if (!Directory.Exists(model)) throw new ArgumentException($"--model: folder '{model}' does not exist");
+        if (!File.Exists(Path.Combine(model, ConfigJson.FileName))) throw new ArgumentException($"--model: '{model}' has no config.json; expected a Hugging Face model folder");
+        return model;
+    }
+
+    public static string Resolve(string? model) => Resolve(model, out _);
+}

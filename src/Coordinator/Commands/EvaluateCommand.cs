@@ -1,0 +1,103 @@
+using System.CommandLine;
+using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tokenizers;
+using NirvanaCluster.Pruning.Calibration;
+using NirvanaCluster.Pruning.Evaluation;
+using Serilog;
+
+namespace NirvanaCluster.Coordinator.Commands;
+
+public static class EvaluateCommand
+{
+    public sealed record DatasetResult(string Name, string Kind, int Sequences, long Tokens, double Perplexity, double? KlToReference, double? ReferencePerplexity);
+
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: the embedded stories15M)" };
+        var reference = new Option<string?>("--reference") { Description = "Dense model folder: adds KL(dense || model) per token and the dense perplexity" };
+        var text = new Option<string[]>("--text") { Description = "Text or JSONL file; repeatable", AllowMultipleArgumentsPerToken = false };
+        var tokens = new Option<string[]>("--tokens") { Description = "JSON token-id file (array of arrays); repeatable" };
+        var generated = new Option<int[]>("--generated") { Description = "N held-out samples drawn from the reference (or the model) at temperature 1; repeatable" };
+        var tasks = new Option<string[]>("--tasks") { Description = "Zero-shot multiple-choice JSONL ({context, choices, gold}); repeatable" };
+        var seqLen = new Option<int>("--seq-len") { Description = "Chunk length for --text and sample length for --generated", DefaultValueFactory = _ => 128 };
+        var seed = new Option<int>("--seed") { Description = "Seed for --generated (keep it apart from calibration seeds)", DefaultValueFactory = _ => 1234 };
+        var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
+        var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")
+        {
+            model, reference, text, tokens, generated, tasks, seqLen, seed, json,
+        };
+        CliHost.SetHandler(command, parse =>
+        {
+            var texts = parse.GetValue(text) ?? [];
+            var tokenFiles = parse.GetValue(tokens) ?? [];
+            var generatedCounts = parse.GetValue(generated) ?? [];
+            var taskFiles = parse.GetValue(tasks) ?? [];
+            if (texts.Length + tokenFiles.Length + generatedCounts.Length + taskFiles.Length == 0)
+                throw new ArgumentException("nothing to evaluate: give --text, --tokens, --generated or --tasks");
+            if (generatedCounts.Any(n => n <= 0)) throw new ArgumentException("--generated must be a positive number of samples");
+            var length = parse.GetValue(seqLen);
+            if (length < 2) throw new ArgumentException($"--seq-len must be at least 2 (got {length})");
+            var dir = ModelLocator.Resolve(parse.GetValue(model));
+            var referenceDir = parse.GetValue(reference) is { } r ? ModelLocator.Resolve(r) : null;
+            var subject = ShardLoader.LoadAll(dir);
+            var dense = referenceDir is null ? null : ShardLoader.LoadAll(referenceDir);
+            if (dense is not null && dense.Vocab != subject.Vocab)
+                throw new ArgumentException($"--reference has a vocabulary of {dense.Vocab}, the model {subject.Vocab}");
+            var tokenizer = texts.Length + taskFiles.Length > 0 ? TokenizerLoader.Load(dir) : null;
+
+            var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
+            foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer!, length, f)));
+            foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, subject.Vocab, equalLength: false)));
+            foreach (var n in generatedCounts)
+            {
+                var source = dense ?? subject;
+                var bos = source.Config.BosTokenId ?? throw new ArgumentException("--generated needs bos_token_id in config.json");
+                Log.Information("Drawing {Samples} held-out samples of {Length} tokens from the {Source} model (seed {Seed})", n, length, dense is null ? "evaluated" : "reference", parse.GetValue(seed));
+                datasets.Add(($"generated-{n}x{length}-seed{parse.GetValue(seed)}", "generated", TokenSequences.Generated(source, n, length, parse.GetValue(seed), bos)));
+            }
+
+            var results = new List<DatasetResult>();
+            foreach (var (name, kind, sequences) in datasets)
+            {
+                using var progress = new ProgressLine($"evaluating {name}");
+                var items = progress.Items(sequences.Length, sequences[0].Length);
+                var ppl = Perplexity.Evaluate(subject, sequences, progress: items);
+                double? kl = null, densePpl = null;
+                if (dense is not null)
+                {
+                    densePpl = Perplexity.Evaluate(dense, sequences).Perplexity;
+                    kl = KlDivergence.Evaluate(dense, subject, sequences.Where(s => s.Length == sequences[0].Length).ToArray());
+                }
+                results.Add(new DatasetResult(name, kind, sequences.Length, ppl.Tokens, ppl.Perplexity, kl, densePpl));
+            }
+            var taskResults = new List<MultipleChoiceResult>();
+            foreach (var f in taskFiles)
+            {
+                var items = MultipleChoice.Load(f);
+                using var progress = new ProgressLine($"zero-shot {Path.GetFileName(f)}");
+                taskResults.Add(MultipleChoice.Evaluate(Path.GetFileNameWithoutExtension(f), subject, tokenizer!, items, progress.Items(items.Count, 1)));
+            }
+
+            Console.Out.WriteLine($"model {dir} ({subject.ParameterCount:N0} parameters)" + (referenceDir is null ? "" : $", reference {referenceDir} ({dense!.ParameterCount:N0})"));
+            foreach (var d in results)
+                Console.Out.WriteLine($"  {d.Name,-40} perplexity {d.Perplexity,10:F3}" + (d.ReferencePerplexity is { } rp ? $"  (dense {rp:F3})" : "")
+                                      + (d.KlToReference is { } k ? $"  KL {k:F5}" : "") + $"  [{d.Sequences} seq, {d.Tokens:N0} tokens]");
+            foreach (var t in taskResults)
+                Console.Out.WriteLine($"  {t.Task,-40} acc {t.Accuracy:P1}  acc_norm {t.NormalizedAccuracy:P1}  [{t.Items} items]");
+            if (parse.GetValue(json))
+                JsonOutput.WriteLine(new
+                {
+                    model = dir,
+                    reference = referenceDir,
+                    parameters = subject.ParameterCount,
+                    reference_parameters = dense?.ParameterCount,
+                    datasets = results.Select(d => new { name = d.Name, kind = d.Kind, sequences = d.Sequences, tokens = d.Tokens, perplexity = d.Perplexity, kl = d.KlToReference, reference_perplexity = d.ReferencePerplexity }),
+                    tasks = taskResults.Select(t => new { name = t.Task, items = t.Items, acc = t.Accuracy, acc_norm = t.NormalizedAccuracy }),
+                });
+            return 0;
+        });
+        return command;
+    }
+}

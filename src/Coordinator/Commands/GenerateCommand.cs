@@ -1,0 +1,44 @@
+using System.CommandLine;
+using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tokenizers;
+
+namespace NirvanaCluster.Coordinator.Commands;
+
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 64 };
+        var temperature = new Option<float>("--temperature") { Description = "0 = greedy; otherwise sample from softmax(logits / T)", DefaultValueFactory = _ => 0f };
+        var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
+        var command = new Command("generate", "Continue a prompt, printing tokens as they come") { model, prompt, maxNew, temperature, seed };
+        CliHost.SetHandler(command, parse =>
+        {
+            var n = parse.GetValue(maxNew);
+            if (n <= 0) throw new ArgumentException($"--max-new-tokens must be positive (got {n})");
+            var t = parse.GetValue(temperature);
+            if (t < 0 || float.IsNaN(t)) throw new ArgumentException($"--temperature must be >= 0 (got {t})");
+            var dir = ModelLocator.Resolve(parse.GetValue(model));
+            var tokenizer = TokenizerLoader.Load(dir);
+            var shard = ShardLoader.LoadAll(dir);
+            var ids = tokenizer.Encode(parse.GetValue(prompt)!, tokenizer.AddBosByDefault);
+            if (ids.Length == 0) throw new ArgumentException("--prompt encodes to no tokens and the tokenizer has no BOS to start from");
+            if (ids.Length + n > shard.Config.MaxPositionEmbeddings)
+                Serilog.Log.Warning("Prompt + new tokens = {Total} exceeds max_position_embeddings {Max}", ids.Length + n, shard.Config.MaxPositionEmbeddings);
+            var decoder = new StreamingDecoder(tokenizer, ids);
+            Console.Out.Write(parse.GetValue(prompt));
+            Generator.Generate(shard, [ids], n, t, parse.GetValue(seed), (_, token) =>
+            {
+                Console.Out.Write(decoder.Push(token));
+                Console.Out.Flush();
+            }, stopToken: tokenizer.EosTokenId);
+            Console.Out.WriteLine(decoder.Flush());
+            return 0;
+        });
+        return command;
+    }
+}

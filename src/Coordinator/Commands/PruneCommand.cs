@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Diagnostics;
+using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Pruning;
+using NirvanaCluster.Pruning.Allocation;
+using NirvanaCluster.Pruning.Pipeline;
+using NirvanaCluster.Pruning.Saliency;
+using Serilog;
+
+namespace NirvanaCluster.Coordinator.Commands;
+
+public static class PruneCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var calibration = new Option<string?>("--calibration") { Description = "JSON token-id file, text/JSONL file, or 'generated' (default on the default model: generated)" };
+        var sparsity = new Option<double>("--sparsity") { Description = "Fraction of attention+MLP weights to remove, in (0, 1)", Required = true };
+        var gamma = new Option<double>("--gamma") { Description = "Attention/MLP balance (NIRVANA's gamma; 1 prunes both pools at the same fraction)", DefaultValueFactory = _ => 3.36 };
+        var method = new Option<string>("--method") { Description = "nirvana | magnitude | taylor-loss | random", DefaultValueFactory = _ => "nirvana" };
+        var allocation = new Option<string>("--allocation") { Description = "global (NIRVANA's two global pools) | uniform (same fraction per layer)", DefaultValueFactory = _ => "global" };
+        var samples = new Option<int>("--samples") { Description = "Calibration samples N (text or generated)", DefaultValueFactory = _ => 32 };
+        var seqLen = new Option<int>("--seq-len") { Description = "Calibration sample length T in tokens", DefaultValueFactory = _ => 128 };
+        var seed = new Option<int>("--seed") { Description = "Seed K for calibration sampling and the random method", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force)", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
+        var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
+        var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
+        {
+            model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
+        };
+        CliHost.SetHandler(command, async (parse, cancellation) =>
+        {
+            var clock = Stopwatch.StartNew();
+            var options = new PruneOptions
+            {
+                Sparsity = parse.GetValue(sparsity),
+                Gamma = parse.GetValue(gamma),
+                Method = PruningMethods.Parse(parse.GetValue(method)!),
+                Allocation = ParseAllocation(parse.GetValue(allocation)!),
+                Seed = parse.GetValue(seed),
+                MicroBatchSize = parse.GetValue(microBatch),
+            }.Validated();
+            var storage = ParseDType(parse.GetValue(dtype)!);
+            var outputDir = Path.GetFullPath(parse.GetValue(output)!);
+            if (Directory.Exists(outputDir) && !parse.GetValue(force))
+                throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
+            var modelArg = parse.GetValue(model);
+            var dir = ModelLocator.Resolve(modelArg, out var isDefault);
+            if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
+            using var checkpoint = Checkpoint.Open(dir);
+            var config = checkpoint.Config;
+
+            var spec = parse.GetValue(calibration) ?? (isDefault ? CalibrationLoader.Generated
+                : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
+            var (sequences, description) = options.Method.NeedsGradients()
+                ? CalibrationLoader.Load(spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), options.Seed)
+                : ([], "none (the criterion needs no data)");
+
+            var stages = InProcessPlacement.Create(dir);
+            try
+            {
+                var job = new PruneJob(config, stages, options);
+                PruneResult result;
+                using (var progress = new ProgressLine("calibration"))
+                    result = await job.PlanAsync(sequences, progress, cancellation);
+                var extras = new Dictionary<string, object?>
+                {
+                    ["model"] = dir,
+                    ["calibration"] = description,
+                    ["seed"] = options.Seed,
+                    ["objective"] = result.Calibration?.Objective,
+                    ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
+                    ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
+                };
+                PrunedModelWriter.Write(outputDir, new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras,
+                    parse.GetValue(force), storage), job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+                var plan = result.Plan;
+                Console.Out.WriteLine($"pruned {dir} -> {outputDir}: parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} " +
+                                      $"({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
+                                      $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
+                Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
+                return 0;
+            }
+            finally
+            {
+                foreach (var stage in stages)
+                    if (stage is IAsyncDisposable d) await d.DisposeAsync();
+            }
+        });
+        return command;
+    }
+
+    public static AllocationMode ParseAllocation(string value) => value.ToLowerInvariant() switch
+    {
+        "global" => AllocationMode.Global,
+        "uniform" => AllocationMode.Uniform,
+        _ => throw new ArgumentException($"--allocation: unknown value '{value}', expected global or uniform"),
+    };
+
+    public static DType ParseDType(string value) => value.ToLowerInvariant() switch
+    {
+        "f32" or "float32" => DType.F32,
+        "bf16" or "bfloat16" => DType.BF16,
+        "f16" or "float16" => DType.F16,
+        _ => throw new ArgumentException($"--dtype: unknown value '{value}', expected f32, bf16 or f16"),
+    };
+}

@@ -1,0 +1,79 @@
+using System.Text.Json.Nodes;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Pruning.Pipeline;
+using NirvanaCluster.Pruning.Plan;
+using NirvanaCluster.Pruning.Report;
+
+namespace NirvanaCluster.Pruning;
+
+/// <summary>
+/// Writes the pruned model folder: config.json with per-layer sizes, the weights (sharded when large) written
+/// tensor by tensor as they stream in from the stages, the tokenizer files, pruning-plan.json, report.md and the
+/// kept-fraction chart. Everything lands in a temporary folder that is moved into place only when complete.
+/// </summary>
+public static class PrunedModelWriter
+{
+    public static readonly string[] TokenizerFiles =
+        ["tokenizer.json", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "generation_config.json"];
+
+    public sealed record Inputs(
+        string SourceModel,
+        JsonObject SourceConfig,
+        PruneResult Result,
+        string CalibrationDescription,
+        IReadOnlyDictionary<string, object?> PlanExtras,
+        bool Force,
+        DType DType,
+        long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes);
+
+    public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed)
+    {
+        var plan = inputs.Result.Plan;
+        var staging = Directory.CreateTempSubdirectory("nirvana-report-");
+        try
+        {
+            var planPath = Path.Combine(staging.FullName, "pruning-plan.json");
+            File.WriteAllText(planPath, PlanJson.Serialize(plan, inputs.PlanExtras));
+            var chartPath = Path.Combine(staging.FullName, "kept-fraction.svg");
+            File.WriteAllText(chartPath, KeptFractionChart.Render(plan,
+                $"NIRVANA {plan.Method}, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}: kept fraction per layer"));
+            var reportPath = Path.Combine(staging.FullName, "report.md");
+            File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
+                inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));
+            var extras = TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists)
+                .Concat([planPath, chartPath, reportPath]).ToArray();
+
+            var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
+            var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
+                .Select(t => new NamedTensor(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
+            CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, new CheckpointWriteOptions
+            {
+                DType = inputs.DType,
+                MaxShardBytes = inputs.MaxShardBytes,
+                ExtraFiles = extras,
+                OriginalConfig = inputs.SourceConfig,
+                Force = inputs.Force,
+            });
+        }
+        finally
+        {
+            staging.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Hands the streamed tensors to the writer one at a time, checking each arrives in layout order with its shape.</summary>
+    private sealed class OrderedTensorStream(IAsyncEnumerator<ShardTensor> source)
+    {
+        public ReadOnlyMemory<float> Next(string name, long[] shape)
+        {
+            if (!source.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                throw new InvalidDataException($"the stages streamed back fewer tensors than the pruned model has: '{name}' is missing");
+            var t = source.Current;
+            if (t.Name != name) throw new InvalidDataException($"expected tensor '{name}' from the stages, got '{t.Name}'");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new InvalidDataException($"tensor '{name}' came back with shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", shape)}]");
+            return t.Data;
+        }
+    }
+}
