@@ -140,9 +140,9 @@ public sealed record MetaspacePreTokenizer(char Replacement, PrependScheme Schem
         var literal = TextPattern.Literal(Replacement.ToString());
         foreach (var split in splits)
         {
-            var text = split.Text.Replace(' ', Replacement);
+            // The prefix test looks at the text before spaces are replaced, as Hugging Face's does: " x" becomes "▁▁x".
             var prepend = Scheme == PrependScheme.Always || (Scheme == PrependScheme.First && split.AtTextStart);
-            if (prepend && !text.StartsWith(Replacement)) text = Replacement + text;
+            var text = (prepend && !split.Text.StartsWith(Replacement) ? Replacement + split.Text : split.Text).Replace(' ', Replacement);
             if (!SplitOnReplacement)
             {
                 output.Add(split with { Text = text });
