@@ -46,6 +46,15 @@ public sealed class Llama2cTokenizerTests(Llama2cFixture fixture) : IClassFixtur
         SentencePieceVectors.CheckTestCases(fixture.Tokenizer, TokenizerAssets.Llama2TestSource, expectedCases: 12);
 
     [Fact]
+    public void Cutting_at_spaces_gives_what_merging_the_whole_text_gives()
+    {
+        // Word-at-a-time encoding (with its cache) relies on no piece holding a space after another character.
+        var text = string.Join("\n", TokenizerAssets.Llama2TestSource.Split('\n').Where(l => l.Length < 300).Take(400))
+                   + "  a  b   c\t\t d  🦙 Ꙋ  end ";
+        Assert.Equal(fixture.Tokenizer.EncodeAsOneSequence(text), fixture.Tokenizer.Encode(text, addBos: false));
+    }
+
+    [Fact]
     public void Strips_the_dummy_prefix_after_BOS_and_at_the_start()
     {
         var tokenizer = fixture.Tokenizer;
