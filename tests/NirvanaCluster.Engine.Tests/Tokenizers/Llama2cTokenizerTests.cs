@@ -3,19 +3,18 @@ using NirvanaCluster.Engine.Tokenizers.Llama2c;
 
 namespace NirvanaCluster.Engine.Tests.Tokenizers;
 
-public sealed class Llama2cFixture : IDisposable
+/// <summary>tokenizer.bin loaded through <see cref="TokenizerLoader"/> from a folder holding only it; loaded once
+/// per test run and shared.</summary>
+public sealed class Llama2cFixture
 {
-    public Llama2cFixture()
+    private static readonly Lazy<Llama2cTokenizer> Shared = new(() =>
     {
-        Folder = new TokenizerAssets.TempFolder();
-        Folder.Write("tokenizer.bin", TokenizerAssets.Llama2cTokenizerBytes());
-        Tokenizer = (Llama2cTokenizer)TokenizerLoader.Load(Folder.Path);
-    }
+        using var folder = new TokenizerAssets.TempFolder();
+        folder.Write("tokenizer.bin", TokenizerAssets.Llama2cTokenizerBytes());
+        return (Llama2cTokenizer)TokenizerLoader.Load(folder.Path);
+    });
 
-    public TokenizerAssets.TempFolder Folder { get; }
-    public Llama2cTokenizer Tokenizer { get; }
-
-    public void Dispose() => Folder.Dispose();
+    public Llama2cTokenizer Tokenizer => Shared.Value;
 }
 
 /// <summary>
@@ -23,7 +22,8 @@ public sealed class Llama2cFixture : IDisposable
 /// with SentencePiece scores, so llama-tokenizer-js@1.2.2's published Llama-2 vectors must pass with it too:
 /// score-ordered merging reproduces SentencePiece BPE.
 /// </summary>
-public sealed class Llama2cTokenizerTests(Llama2cFixture fixture) : IClassFixture<Llama2cFixture>
+public sealed class Llama2cTokenizerTests(Llama2cFixture fixture, Llama2SentencePieceFixture sentencePiece)
+    : IClassFixture<Llama2cFixture>, IClassFixture<Llama2SentencePieceFixture>
 {
     [Fact]
     public void Reads_the_llama2c_vocabulary()
@@ -68,7 +68,6 @@ public sealed class Llama2cTokenizerTests(Llama2cFixture fixture) : IClassFixtur
     [Fact]
     public void Agrees_with_the_tokenizer_json_built_from_the_same_vocabulary_on_varied_text()
     {
-        using var sentencePiece = new Llama2SentencePieceFixture();
         string[] texts =
         [
             "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.",

@@ -9,13 +9,21 @@ namespace NirvanaCluster.Engine.Tests.Tokenizers;
 /// llama3-tokenizer-js@1.2.0 (src/llama3-tokenizer.js, <c>defaultTests</c>). Those vectors use Llama-3.1's
 /// special-token names (&lt;|eom_id|&gt; at 128008, ...), which differ from Llama-3.0's in the lenml file; the
 /// package's own table (<c>llama3SpecialTokens</c>) supplies them for a second tokenizer over the same BPE.
+/// Loaded once per test run and shared by the classes that use it.
 /// </summary>
 public sealed class Llama3Fixture
 {
-    public Llama3Fixture()
+    private static readonly Lazy<Llama3Fixture> Shared = new(() => new Llama3Fixture(load: true));
+
+    public Llama3Fixture() : this(Shared.Value) { }
+
+    private Llama3Fixture(Llama3Fixture shared) =>
+        (Definition, Llama30, Llama31, Source, Llama31SpecialTokens) =
+        (shared.Definition, shared.Llama30, shared.Llama31, shared.Source, shared.Llama31SpecialTokens);
+
+    private Llama3Fixture(bool load)
     {
-        TokenizerJsonPath = Path.Combine(TokenizerAssets.Llama3Package, "models", "tokenizer.json");
-        Definition = HfTokenizerJsonReader.Read(TokenizerJsonPath);
+        Definition = HfTokenizerJsonReader.Read(Path.Combine(TokenizerAssets.Llama3Package, "models", "tokenizer.json"));
         Llama30 = new HfTokenizer(Definition);
         Source = TokenizerAssets.Llama3TestSource;
         Llama31SpecialTokens = ReadSpecialTokenTable(Source);
@@ -25,7 +33,6 @@ public sealed class Llama3Fixture
         });
     }
 
-    public string TokenizerJsonPath { get; }
     public HfTokenizerDefinition Definition { get; }
     public HfTokenizer Llama30 { get; }
     public HfTokenizer Llama31 { get; }

@@ -3,21 +3,20 @@ using NirvanaCluster.Engine.Tokenizers.HuggingFace;
 
 namespace NirvanaCluster.Engine.Tests.Tokenizers;
 
-public sealed class Qwen25Fixture : IDisposable
+/// <summary>Qwen2.5's tokenizer loaded through <see cref="TokenizerLoader"/> from a folder holding the package's
+/// tokenizer.json and tokenizer_config.json; loaded once per test run and shared by the classes that use it.</summary>
+public sealed class Qwen25Fixture
 {
-    public Qwen25Fixture()
+    private static readonly Lazy<HfTokenizer> Shared = new(() =>
     {
-        ModelFolder = new TokenizerAssets.TempFolder();
+        using var folder = new TokenizerAssets.TempFolder();
         var models = Path.Combine(TokenizerAssets.Qwen25Package, "models");
-        File.Copy(Path.Combine(models, "tokenizer.json"), Path.Combine(ModelFolder.Path, "tokenizer.json"));
-        File.Copy(Path.Combine(models, "tokenizer_config.json"), Path.Combine(ModelFolder.Path, "tokenizer_config.json"));
-        Tokenizer = (HfTokenizer)TokenizerLoader.Load(ModelFolder.Path);
-    }
+        File.Copy(Path.Combine(models, "tokenizer.json"), Path.Combine(folder.Path, "tokenizer.json"));
+        File.Copy(Path.Combine(models, "tokenizer_config.json"), Path.Combine(folder.Path, "tokenizer_config.json"));
+        return (HfTokenizer)TokenizerLoader.Load(folder.Path);
+    });
 
-    public TokenizerAssets.TempFolder ModelFolder { get; }
-    public HfTokenizer Tokenizer { get; }
-
-    public void Dispose() => ModelFolder.Dispose();
+    public HfTokenizer Tokenizer => Shared.Value;
 }
 
 /// <summary>

@@ -6,31 +6,37 @@ namespace NirvanaCluster.Engine.Tests.Tokenizers;
 /// <summary>
 /// A SentencePiece-style BPE tokenizer.json rebuilt from a belladore.ai package's embedded vocabulary and merges,
 /// in a model folder of its own and loaded through <see cref="TokenizerLoader"/>, plus that package's source.
+/// Each is built once per test run and shared.
 /// </summary>
-public abstract class SentencePieceFixture : IDisposable
+public abstract class SentencePieceFixture
 {
-    protected SentencePieceFixture(string source, string vocabConstant, string mergesConstant, bool metaspace)
-    {
-        Source = source;
-        Folder = new TokenizerAssets.TempFolder();
-        Folder.Write("tokenizer.json", TokenizerAssets.SentencePieceTokenizerJson(source, vocabConstant, mergesConstant, metaspace));
-        Tokenizer = (HfTokenizer)TokenizerLoader.Load(Folder.Path);
-    }
+    protected SentencePieceFixture(string source, HfTokenizer tokenizer) => (Source, Tokenizer) = (source, tokenizer);
 
     public string Source { get; }
-    public TokenizerAssets.TempFolder Folder { get; }
     public HfTokenizer Tokenizer { get; }
 
-    public void Dispose() => Folder.Dispose();
+    /// <summary>Writes the rebuilt tokenizer.json into a folder of its own and loads it through the loader.</summary>
+    protected static HfTokenizer Load(string source, string vocabConstant, string mergesConstant, bool metaspace)
+    {
+        using var folder = new TokenizerAssets.TempFolder();
+        folder.Write("tokenizer.json", TokenizerAssets.SentencePieceTokenizerJson(source, vocabConstant, mergesConstant, metaspace));
+        return (HfTokenizer)TokenizerLoader.Load(folder.Path);
+    }
 }
 
 /// <summary>Llama-2 in the original tokenizer.json layout: Prepend("▁") + Replace(" ", "▁") normalizer.</summary>
-public sealed class Llama2SentencePieceFixture()
-    : SentencePieceFixture(TokenizerAssets.Llama2TestSource, "llama_vocab_base64", "llama_merges_binary", metaspace: false);
+public sealed class Llama2SentencePieceFixture() : SentencePieceFixture(TokenizerAssets.Llama2TestSource, Shared.Value)
+{
+    private static readonly Lazy<HfTokenizer> Shared =
+        new(() => Load(TokenizerAssets.Llama2TestSource, "llama_vocab_base64", "llama_merges_binary", metaspace: false));
+}
 
 /// <summary>Mistral in the newer layout: Metaspace pre-tokenizer with prepend_scheme "first".</summary>
-public sealed class MistralSentencePieceFixture()
-    : SentencePieceFixture(TokenizerAssets.MistralTestSource, "vocab_base64", "merges_binary", metaspace: true);
+public sealed class MistralSentencePieceFixture() : SentencePieceFixture(TokenizerAssets.MistralTestSource, Shared.Value)
+{
+    private static readonly Lazy<HfTokenizer> Shared =
+        new(() => Load(TokenizerAssets.MistralTestSource, "vocab_base64", "merges_binary", metaspace: true));
+}
 
 /// <summary>Published vectors of llama-tokenizer-js@1.2.2 (<c>testCase</c>, <c>testDecodeOnly</c>).</summary>
 public sealed class Llama2SentencePieceTests(Llama2SentencePieceFixture fixture) : IClassFixture<Llama2SentencePieceFixture>

@@ -61,6 +61,14 @@ public sealed class Llama2cTokenizer : ITokenizer
         _splitAtSpaces = SpaceBoundaries.VocabularyAllows(_lookup.Keys, ' ');
     }
 
+    private Llama2cTokenizer(Llama2cTokenizer other, SpecialTokenSettings settings)
+    {
+        (Source, MaxTokenLength, _pieces, _scores, _byteValue, _byteToken) =
+            (other.Source, other.MaxTokenLength, other._pieces, other._scores, other._byteValue, other._byteToken);
+        (_lookup, _merges, _splitAtSpaces, _cache) = (other._lookup, other._merges, other._splitAtSpaces, other._cache);
+        _settings = settings.Validated(_pieces.Length, Source);
+    }
+
     public string Source { get; }
 
     public int MaxTokenLength { get; }
@@ -126,8 +134,8 @@ public sealed class Llama2cTokenizer : ITokenizer
             settings ?? new SpecialTokenSettings(LlamaBosId, LlamaEosId, AddBosByDefault: true));
     }
 
-    public Llama2cTokenizer WithSettings(SpecialTokenSettings settings) =>
-        new(_pieces, _scores, MaxTokenLength, Source, settings);
+    /// <summary>The same vocabulary with other BOS/EOS settings (lookups, merges and cache are shared).</summary>
+    public Llama2cTokenizer WithSettings(SpecialTokenSettings settings) => new(this, settings);
 
     public int[] Encode(string text, bool addBos)
     {
