@@ -63,7 +63,11 @@ public sealed record SplitPreTokenizer(TextPattern Pattern, SplitBehavior Behavi
                     break;
                 case SplitBehavior.Contiguous:
                     var end = start + length;
-                    while (delimiter && i + 1 < parts.Count && parts[i + 1].Delimiter) end = parts[++i].Start + parts[i].Length;
+                    while (delimiter && i + 1 < parts.Count && parts[i + 1].Delimiter)
+                    {
+                        i++;
+                        end = parts[i].Start + parts[i].Length;
+                    }
                     pieces.Add(text[start..end]);
                     break;
                 case SplitBehavior.MergedWithPrevious:
