@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace NirvanaCluster.Engine.Tokenizers;
 
 /// <summary>
@@ -30,7 +32,7 @@ public sealed class StreamingDecoder
     public string Push(int id)
     {
         _ids.Add(id);
-        var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids);
+        var window = CollectionsMarshal.AsSpan(_ids);
         var printed = _tokenizer.Decode(window[_prefixStart.._readStart]);
         var full = _tokenizer.Decode(window[_prefixStart..]);
         if (full.Length <= printed.Length || full.EndsWith('\uFFFD') || !full.StartsWith(printed, StringComparison.Ordinal))
@@ -45,7 +47,7 @@ public sealed class StreamingDecoder
     /// <summary>Whatever is still held back (an incomplete character comes out as U+FFFD).</summary>
     public string Flush()
     {
-        var window = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids);
+        var window = CollectionsMarshal.AsSpan(_ids);
         var printed = _tokenizer.Decode(window[_prefixStart.._readStart]);
         var full = _tokenizer.Decode(window[_prefixStart..]);
         _prefixStart = _readStart = _ids.Count;

@@ -31,6 +31,8 @@ public sealed class BpeModel
     private readonly int[] _byteTokens; // id of "<0xNN>" per byte, -1 where absent
     private readonly int? _unkId;
     private readonly bool _byteFallback, _fuseUnk, _ignoreMerges;
+    private readonly bool _splitAtMetaspace; // SentencePiece vocabulary: a "word" may be a whole text, cut it
+    private const char Metaspace = '▁';
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
 
     public BpeModel(BpeModelDefinition definition, string source)
@@ -68,6 +70,7 @@ public sealed class BpeModel
         _byteFallback = definition.ByteFallback;
         _fuseUnk = definition.FuseUnk;
         _ignoreMerges = definition.IgnoreMerges;
+        _splitAtMetaspace = _vocab.ContainsKey(Metaspace.ToString()) && SpaceBoundaries.VocabularyAllows(_vocab.Keys, Metaspace);
     }
 
     /// <summary>One past the highest id of the model's vocabulary (added tokens not included).</summary>
@@ -82,14 +85,21 @@ public sealed class BpeModel
     public void EncodeWord(string word, List<int> output)
     {
         if (word.Length == 0) return;
-        if (_cache.TryGetValue(word, out var cached))
-        {
-            output.AddRange(cached);
-            return;
-        }
         if (_ignoreMerges && _vocab.TryGetValue(word, out var whole))
         {
             output.Add(whole);
+            return;
+        }
+        if (_splitAtMetaspace)
+            SpaceBoundaries.Split(word, Metaspace, (start, length) => EncodePiece(word.Substring(start, length), output));
+        else EncodePiece(word, output);
+    }
+
+    private void EncodePiece(string word, List<int> output)
+    {
+        if (_cache.TryGetValue(word, out var cached))
+        {
+            output.AddRange(cached);
             return;
         }
 

@@ -63,7 +63,11 @@ public sealed record SplitPreTokenizer(TextPattern Pattern, SplitBehavior Behavi
                     break;
                 case SplitBehavior.Contiguous:
                     var end = start + length;
-                    while (delimiter && i + 1 < parts.Count && parts[i + 1].Delimiter) end = parts[++i].Start + parts[i].Length;
+                    while (delimiter && i + 1 < parts.Count && parts[i + 1].Delimiter)
+                    {
+                        i++;
+                        end = parts[i].Start + parts[i].Length;
+                    }
                     pieces.Add(text[start..end]);
                     break;
                 case SplitBehavior.MergedWithPrevious:
@@ -140,9 +144,9 @@ public sealed record MetaspacePreTokenizer(char Replacement, PrependScheme Schem
         var literal = TextPattern.Literal(Replacement.ToString());
         foreach (var split in splits)
         {
-            var text = split.Text.Replace(' ', Replacement);
+            // The prefix test looks at the text before spaces are replaced, as Hugging Face's does: " x" becomes "▁▁x".
             var prepend = Scheme == PrependScheme.Always || (Scheme == PrependScheme.First && split.AtTextStart);
-            if (prepend && !text.StartsWith(Replacement)) text = Replacement + text;
+            var text = (prepend && !split.Text.StartsWith(Replacement) ? Replacement + split.Text : split.Text).Replace(' ', Replacement);
             if (!SplitOnReplacement)
             {
                 output.Add(split with { Text = text });

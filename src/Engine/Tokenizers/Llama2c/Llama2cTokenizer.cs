@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using NirvanaCluster.Engine.Tokenizers.Bpe;
@@ -25,7 +26,11 @@ public sealed class Llama2cTokenizer : ITokenizer
     private readonly int[] _byteToken = new int[256];
     private readonly Dictionary<string, int> _lookup; // pieces as Latin-1 strings (one char per byte)
     private readonly MergeTable _merges;
+    private readonly bool _splitAtSpaces;
+    private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly SpecialTokenSettings _settings;
+    private const int CacheCapacity = 100_000;
+    private const int MaxCachedWordLength = 128;
 
     private Llama2cTokenizer(byte[][] pieces, float[] scores, int maxTokenLength, string source, SpecialTokenSettings settings)
     {
@@ -53,6 +58,15 @@ public sealed class Llama2cTokenizer : ITokenizer
             for (var cut = 1; cut < text.Length; cut++)
                 if (_lookup.TryGetValue(text[..cut], out var left) && _lookup.TryGetValue(text[cut..], out var right))
                     _merges.Set(left, right, rankOfScore[scores[id]], id);
+        _splitAtSpaces = SpaceBoundaries.VocabularyAllows(_lookup.Keys, ' ');
+    }
+
+    private Llama2cTokenizer(Llama2cTokenizer other, SpecialTokenSettings settings)
+    {
+        (Source, MaxTokenLength, _pieces, _scores, _byteValue, _byteToken) =
+            (other.Source, other.MaxTokenLength, other._pieces, other._scores, other._byteValue, other._byteToken);
+        (_lookup, _merges, _splitAtSpaces, _cache) = (other._lookup, other._merges, other._splitAtSpaces, other._cache);
+        _settings = settings.Validated(_pieces.Length, Source);
     }
 
     public string Source { get; }
@@ -120,42 +134,58 @@ public sealed class Llama2cTokenizer : ITokenizer
             settings ?? new SpecialTokenSettings(LlamaBosId, LlamaEosId, AddBosByDefault: true));
     }
 
-    public Llama2cTokenizer WithSettings(SpecialTokenSettings settings) =>
-        new(_pieces, _scores, MaxTokenLength, Source, settings);
+    /// <summary>The same vocabulary with other BOS/EOS settings (lookups, merges and cache are shared).</summary>
+    public Llama2cTokenizer WithSettings(SpecialTokenSettings settings) => new(this, settings);
 
     public int[] Encode(string text, bool addBos)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var symbols = new List<int>(text.Length + 2);
-        if (text.Length > 0)
+        var ids = new List<int>(text.Length / 3 + 2);
+        if (addBos && BosTokenId is { } bos) ids.Add(bos);
+        if (text.Length == 0) return ids.ToArray();
+        var prefixed = " " + text; // SentencePiece's add_dummy_prefix
+        if (_splitAtSpaces) SpaceBoundaries.Split(prefixed, ' ', (start, length) => EncodeWord(prefixed.Substring(start, length), ids));
+        else EncodeWord(prefixed, ids);
+        return ids.ToArray();
+    }
+
+    /// <summary>llama2.c's encode to the letter: the whole text merged as one sequence, no words, no cache.</summary>
+    internal int[] EncodeAsOneSequence(string text)
+    {
+        var ids = new List<int>();
+        if (text.Length > 0) MergeWord(" " + text, ids);
+        return ids.ToArray();
+    }
+
+    private void EncodeWord(string word, List<int> output)
+    {
+        if (_cache.TryGetValue(word, out var cached))
         {
-            AddCodePoint(" "); // SentencePiece's add_dummy_prefix
-            for (var i = 0; i < text.Length; i++)
-            {
-                var width = char.IsSurrogatePair(text, i) ? 2 : 1;
-                AddCodePoint(text.AsSpan(i, width));
-                i += width - 1;
-            }
+            output.AddRange(cached);
+            return;
+        }
+        var result = MergeWord(word, output);
+        if (word.Length <= MaxCachedWordLength && _cache.Count < CacheCapacity) _cache.TryAdd(word, result);
+    }
+
+    private int[] MergeWord(string word, List<int> output)
+    {
+        var symbols = new List<int>(word.Length);
+        Span<byte> utf8 = stackalloc byte[4];
+        for (var i = 0; i < word.Length; i++)
+        {
+            var width = char.IsSurrogatePair(word, i) ? 2 : 1;
+            var length = Encoding.UTF8.GetBytes(word.AsSpan(i, width), utf8);
+            i += width - 1;
+            if (_lookup.TryGetValue(Encoding.Latin1.GetString(utf8[..length]), out var id)) symbols.Add(id);
+            else
+                for (var k = 0; k < length; k++) symbols.Add(_byteToken[utf8[k]] is >= 0 and var b ? b : UnknownId);
         }
         var ids = symbols.ToArray();
         var count = BpeMerger.Merge(ids, _merges);
-        var prefix = addBos && BosTokenId is { } bos ? 1 : 0;
-        var result = new int[prefix + count];
-        if (prefix == 1) result[0] = BosTokenId!.Value;
-        ids.AsSpan(0, count).CopyTo(result.AsSpan(prefix));
+        var result = count == ids.Length ? ids : ids[..count];
+        output.AddRange(result);
         return result;
-
-        void AddCodePoint(ReadOnlySpan<char> codePoint)
-        {
-            Span<byte> utf8 = stackalloc byte[4];
-            var length = Encoding.UTF8.GetBytes(codePoint, utf8);
-            if (_lookup.TryGetValue(Encoding.Latin1.GetString(utf8[..length]), out var id))
-            {
-                symbols.Add(id);
-                return;
-            }
-            for (var k = 0; k < length; k++) symbols.Add(_byteToken[utf8[k]] is >= 0 and var b ? b : UnknownId);
-        }
     }
 
     public string Decode(ReadOnlySpan<int> ids)

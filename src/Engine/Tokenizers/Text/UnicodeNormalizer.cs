@@ -20,8 +20,10 @@ public static class UnicodeNormalizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var compatibility = form is NormalizationForm.FormKC or NormalizationForm.FormKD;
-        // Below U+0300 (U+00A0 for the compatibility forms) no character changes under any form.
-        if (!text.AsSpan().ContainsAnyExceptInRange('\0', compatibility ? '\u009F' : '\u02FF')) return text;
+        // Characters below these bounds are left alone by the form: NFC changes nothing below U+0300, NFD nothing
+        // below U+00C0 (À decomposes), the compatibility forms nothing below U+00A0 (no-break space).
+        var unchangedBelow = form switch { NormalizationForm.FormC => '\u0300', NormalizationForm.FormD => '\u00C0', _ => '\u00A0' };
+        if (!text.AsSpan().ContainsAnyExceptInRange('\0', (char)(unchangedBelow - 1))) return text;
 
         var tables = Data.Value;
         var decomposed = new List<int>(text.Length + 8);
@@ -85,8 +87,9 @@ public static class UnicodeNormalizer
         var write = 0;
         var starter = -1;
         var lastClass = 0;
-        foreach (var cp in cps)
+        for (var read = 0; read < cps.Count; read++)
         {
+            var cp = cps[read];
             var ccc = tables.CombiningClass.GetValueOrDefault(cp);
             if (starter >= 0)
             {
