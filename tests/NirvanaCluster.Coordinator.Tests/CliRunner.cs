@@ -1,0 +1,33 @@
+using System.Diagnostics;
+
+namespace NirvanaCluster.Coordinator.Tests;
+
+/// <summary>Runs the real `nirvana` (or `nirvana-node`) program as a user would, capturing its output.</summary>
+public static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string LastLine => Stdout.TrimEnd().Split('\n').Last();
+    }
+
+    public static Result Run(params string[] args) => RunProgram("nirvana.dll", args);
+
+    public static Result RunProgram(string dll, string[] args, IReadOnlyDictionary<string, string>? environment = null, int timeoutSeconds = 300)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (environment is not null)
+            foreach (var (k, v) in environment) psi.Environment[k] = v;
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutSeconds * 1000))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{dll} {string.Join(' ', args)} did not finish in {timeoutSeconds} s; stderr: {stderr.Result}");
+        }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

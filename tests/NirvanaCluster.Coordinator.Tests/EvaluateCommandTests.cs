@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace NirvanaCluster.Coordinator.Tests;
+
+public class EvaluateCommandTests
+{
+    [Fact]
+    public void Evaluate_reports_perplexity_kl_and_zero_shot_accuracy_as_json()
+    {
+        using var tiny = new TinyModel();
+        var output = tiny.PathIn("pruned");
+        Assert.Equal(0, CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.5", "--gamma", "1", "--output", output).ExitCode);
+        var r = CliRunner.Run("evaluate", "--model", output, "--reference", tiny.ModelDir, "--tokens", tiny.Tokens, "--generated", "4", "--seq-len", "12", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.LastLine);
+        var datasets = json.RootElement.GetProperty("datasets");
+        Assert.Equal(2, datasets.GetArrayLength());
+        foreach (var d in datasets.EnumerateArray())
+        {
+            Assert.True(d.GetProperty("kl").GetDouble() > 0);
+            Assert.True(d.GetProperty("perplexity").GetDouble() > 1);
+        }
+        // The dense model against itself: zero KL, same perplexity.
+        var self = CliRunner.Run("evaluate", "--model", tiny.ModelDir, "--reference", tiny.ModelDir, "--tokens", tiny.Tokens, "--json");
+        using var selfJson = JsonDocument.Parse(self.LastLine);
+        var first = selfJson.RootElement.GetProperty("datasets")[0];
+        Assert.Equal(0, first.GetProperty("kl").GetDouble(), 6);
+        Assert.Equal(first.GetProperty("reference_perplexity").GetDouble(), first.GetProperty("perplexity").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void Malformed_task_file_names_the_line()
+    {
+        using var tiny = new TinyModel(layers: 1);
+        var tasks = tiny.PathIn("tasks.jsonl");
+        File.WriteAllText(tasks, "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 0}\n{\"context\": \"a\", \"choices\": [\"b\"], \"gold\": 0}\n");
+        File.Copy(Path.Combine(Engine.Assets.DefaultModel.Ensure(), "tokenizer.bin"), Path.Combine(tiny.ModelDir, "tokenizer.bin"));
+        var r = CliRunner.Run("evaluate", "--model", tiny.ModelDir, "--tasks", tasks);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("tasks.jsonl:2", r.Stderr);
+    }
+}

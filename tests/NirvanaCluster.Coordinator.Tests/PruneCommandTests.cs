@@ -1,0 +1,120 @@
+using System.Text.Json;
+using NirvanaCluster.Engine.Checkpoints;
+
+namespace NirvanaCluster.Coordinator.Tests;
+
+public class PruneCommandTests
+{
+    [Fact]
+    public void Prune_writes_a_loadable_smaller_model_with_plan_report_and_chart()
+    {
+        using var tiny = new TinyModel();
+        var output = tiny.PathIn("pruned");
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4", "--gamma", "1", "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var f in new[] { "config.json", "model.safetensors", "pruning-plan.json", "report.md", "kept-fraction.svg" })
+            Assert.True(File.Exists(Path.Combine(output, f)), $"{f} missing");
+        using var pruned = Checkpoint.Open(output);
+        Assert.True(pruned.Config.IsPruned);
+        using var plan = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "pruning-plan.json")));
+        var layers = plan.RootElement.GetProperty("layers");
+        Assert.Equal(3, layers.GetArrayLength());
+        for (var i = 0; i < 3; i++)
+        {
+            var kept = layers[i].GetProperty("kept_mlp_neurons").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.Equal(kept.Order(), kept);
+            Assert.Equal(pruned.Config.FfnOf(i), kept.Length);
+            Assert.Equal(pruned.Config.KvHeadsOf(i), layers[i].GetProperty("kept_kv_groups").GetArrayLength());
+        }
+        Assert.True(plan.RootElement.GetProperty("parameters_after").GetInt64() < plan.RootElement.GetProperty("parameters_before").GetInt64());
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(output, "kept-fraction.svg")));
+
+        var ppl = CliRunner.Run("perplexity", "--model", output, "--tokens", tiny.Tokens, "--json");
+        Assert.True(ppl.ExitCode == 0, ppl.Stderr);
+        using var json = JsonDocument.Parse(ppl.LastLine);
+        Assert.True(json.RootElement.GetProperty("perplexity").GetDouble() > 1);
+        Assert.Equal(8 * 15, json.RootElement.GetProperty("tokens").GetInt64());
+    }
+
+    [Fact]
+    public void An_existing_output_is_refused_unless_forced()
+    {
+        using var tiny = new TinyModel(layers: 2);
+        var output = tiny.PathIn("out");
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "keep.txt"), "mine");
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.3", "--output", output);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("already exists", r.Stderr);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(output, "keep.txt")));
+        var forced = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.3", "--output", output, "--force");
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        Assert.False(File.Exists(Path.Combine(output, "keep.txt")));
+    }
+
+    [Theory]
+    [InlineData("--sparsity", "0", "--sparsity")]
+    [InlineData("--sparsity", "1", "--sparsity")]
+    [InlineData("--sparsity", "1.5", "--sparsity")]
+    [InlineData("--gamma", "0", "--gamma")]
+    [InlineData("--gamma", "-2", "--gamma")]
+    [InlineData("--method", "obs", "unknown method 'obs'")]
+    [InlineData("--allocation", "weird", "--allocation")]
+    [InlineData("--seq-len", "64", "shorter than --seq-len")]
+    public void Bad_input_is_a_clear_error_and_writes_nothing(string flag, string value, string expected)
+    {
+        using var tiny = new TinyModel(layers: 2);
+        var text = tiny.PathIn("calibration.txt");
+        File.WriteAllText(text, "a short text");
+        var args = new List<string> { "prune", "--model", tiny.ModelDir, "--output", tiny.PathIn("out") };
+        if (flag != "--sparsity") args.AddRange(["--sparsity", "0.3"]);
+        if (flag == "--seq-len")
+        {
+            // Needs a tokenizer: give the tiny model llama2.c's, via the default model's folder.
+            File.Copy(Path.Combine(Engine.Assets.DefaultModel.Ensure(), "tokenizer.bin"), Path.Combine(tiny.ModelDir, "tokenizer.bin"));
+            args.AddRange(["--calibration", text]);
+        }
+        else args.AddRange(["--calibration", tiny.Tokens]);
+        args.AddRange([flag, value]);
+        var r = CliRunner.Run(args.ToArray());
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(expected, r.Stderr);
+        Assert.StartsWith("nirvana: error:", r.Stderr.Split('\n').First(l => l.StartsWith("nirvana", StringComparison.Ordinal)));
+        Assert.False(Directory.Exists(tiny.PathIn("out")));
+        Assert.Equal(["model"], Directory.GetDirectories(tiny.Root).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Unsupported_architecture_is_refused_naming_the_field()
+    {
+        using var tiny = new TinyModel(layers: 2);
+        var configPath = Path.Combine(tiny.ModelDir, "config.json");
+        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"llama\"", "\"gpt2\""));
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.3", "--output", tiny.PathIn("out"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("model_type", r.Stderr);
+        Assert.False(Directory.Exists(tiny.PathIn("out")));
+    }
+
+    [Fact]
+    public void Calibration_rows_of_unequal_length_are_refused()
+    {
+        using var tiny = new TinyModel(layers: 2);
+        File.WriteAllText(tiny.Tokens, "[[1,2,3,4],[1,2,3]]");
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.3", "--output", tiny.PathIn("out"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("row 1 has 3 tokens", r.Stderr);
+    }
+
+    [Fact]
+    public void Every_command_has_help()
+    {
+        foreach (var command in new[] { "prune", "evaluate", "perplexity", "generate", "tokenize" })
+        {
+            var r = CliRunner.Run(command, "--help");
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains("--model", r.Stdout);
+        }
+        Assert.Contains("prune", CliRunner.Run("--help").Stdout);
+    }
+}
