@@ -52,7 +52,53 @@ internal static unsafe class GemmMicroKernels
         }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (var p = 0; p < kc; p++)
+        // Two k steps per trip: half the loop overhead, and the second step's loads issue under the first's FMAs.
+        var p = 0;
+        for (; p + 2 <= kc; p += 2, a += 2 * MR, b += 2 * NR)
+        {
+            Sse.Prefetch0(a + 128);
+            var b0 = Avx.LoadVector256(b);
+            var b1 = Avx.LoadVector256(b + 8);
+            var ai = Avx.BroadcastScalarToVector256(a);
+            c00 = MulAdd(ai, b0, c00);
+            c01 = MulAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + 1);
+            c10 = MulAdd(ai, b0, c10);
+            c11 = MulAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + 2);
+            c20 = MulAdd(ai, b0, c20);
+            c21 = MulAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + 3);
+            c30 = MulAdd(ai, b0, c30);
+            c31 = MulAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + 4);
+            c40 = MulAdd(ai, b0, c40);
+            c41 = MulAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + 5);
+            c50 = MulAdd(ai, b0, c50);
+            c51 = MulAdd(ai, b1, c51);
+            b0 = Avx.LoadVector256(b + NR);
+            b1 = Avx.LoadVector256(b + NR + 8);
+            ai = Avx.BroadcastScalarToVector256(a + MR);
+            c00 = MulAdd(ai, b0, c00);
+            c01 = MulAdd(ai, b1, c01);
+            ai = Avx.BroadcastScalarToVector256(a + MR + 1);
+            c10 = MulAdd(ai, b0, c10);
+            c11 = MulAdd(ai, b1, c11);
+            ai = Avx.BroadcastScalarToVector256(a + MR + 2);
+            c20 = MulAdd(ai, b0, c20);
+            c21 = MulAdd(ai, b1, c21);
+            ai = Avx.BroadcastScalarToVector256(a + MR + 3);
+            c30 = MulAdd(ai, b0, c30);
+            c31 = MulAdd(ai, b1, c31);
+            ai = Avx.BroadcastScalarToVector256(a + MR + 4);
+            c40 = MulAdd(ai, b0, c40);
+            c41 = MulAdd(ai, b1, c41);
+            ai = Avx.BroadcastScalarToVector256(a + MR + 5);
+            c50 = MulAdd(ai, b0, c50);
+            c51 = MulAdd(ai, b1, c51);
+        }
+        if (p < kc)
         {
             var b0 = Avx.LoadVector256(b);
             var b1 = Avx.LoadVector256(b + 8);
@@ -74,8 +120,6 @@ internal static unsafe class GemmMicroKernels
             ai = Avx.BroadcastScalarToVector256(a + 5);
             c50 = MulAdd(ai, b0, c50);
             c51 = MulAdd(ai, b1, c51);
-            a += MR;
-            b += NR;
         }
 
         var va = Vector256.Create(alpha);

@@ -15,9 +15,10 @@ internal sealed unsafe class ManagedGemmRun
 {
     // Zen 3 / Haswell-class sizes: B micro-panel (kc x 16) + A micro-panel (6 x kc) fit the 32 KiB L1,
     // the mc x kc A block fits L2, the kc x nc B block fits a share of L3.
-    private static readonly int KcMax = int.Parse(Environment.GetEnvironmentVariable("TUNE_KC") ?? "256");
-    private static readonly int McMax = int.Parse(Environment.GetEnvironmentVariable("TUNE_MC") ?? "144");
-    private static readonly int NcMax = int.Parse(Environment.GetEnvironmentVariable("TUNE_NC") ?? "4096");
+    // Measured on Zen 3 against 96..192 for mc and 192..384 for kc: differences stayed within the noise.
+    private const int KcMax = 256;
+    private const int McMax = 144;
+    private const int NcMax = 4096;
     // Below this many multiply-adds per task, thread hand-off costs more than it saves.
     private const long MinTaskWork = 64L * 64 * 64;
     private const double PackCost = 8;
