@@ -1,0 +1,48 @@
+namespace NirvanaCluster.Engine.Tensors;
+
+/// <summary>
+/// Portable GEMM in C#: cache-blocked (packed panels of A and B sized for L2 and L1), register-blocked 6x16
+/// micro-kernel (AVX with FMA, 128-bit and scalar fallbacks), multi-threaded over blocks of C.
+/// The fallback when OpenBLAS is absent; <see cref="NaiveGemm"/> is its oracle.
+/// </summary>
+public sealed unsafe class ManagedGemm : IGemm
+{
+    /// <param name="degreeOfParallelism">Worker threads; 0 means <see cref="Environment.ProcessorCount"/>.</param>
+    public ManagedGemm(int degreeOfParallelism = 0) : this(degreeOfParallelism, GemmMicroKernels.Best) { }
+
+    /// <param name="degreeOfParallelism">Worker threads; 0 means <see cref="Environment.ProcessorCount"/>.</param>
+    /// <param name="kernelPath">Micro-kernel to run; must be supported by this CPU.</param>
+    public ManagedGemm(int degreeOfParallelism, GemmKernelPath kernelPath)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(degreeOfParallelism);
+        if (!GemmMicroKernels.IsSupported(kernelPath))
+            throw new ArgumentException($"GEMM kernel path {kernelPath} is not accelerated on this CPU.", nameof(kernelPath));
+        DegreeOfParallelism = degreeOfParallelism == 0 ? Environment.ProcessorCount : degreeOfParallelism;
+        KernelPath = kernelPath;
+    }
+
+    public string Name => "managed";
+
+    public int DegreeOfParallelism { get; }
+
+    public GemmKernelPath KernelPath { get; }
+
+    public void Sgemm(bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc)
+    {
+        GemmArguments.Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0)
+        {
+            GemmArguments.ScaleOutput(beta, c, m, n, ldc);
+            return;
+        }
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            new ManagedGemmRun(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
+                GemmMicroKernels.Select(KernelPath), DegreeOfParallelism).Execute();
+        }
+    }
+}
