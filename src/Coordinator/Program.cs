@@ -17,6 +17,8 @@ public static class Program
             TokenizeCommand.Create(),
             PruneCommand.Create(),
             EvaluateCommand.Create(),
+            AssetsCommand.Create(),
+            SampleCommand.Create(),
         };
         root.Options.Add(CliHost.Verbose);
         root.Options.Add(CliHost.Quiet);
