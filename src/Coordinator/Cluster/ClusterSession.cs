@@ -1,0 +1,167 @@
+using System.Security.Cryptography;
+using NirvanaCluster.Actors.Cluster;
+using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Actors.Remoting;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.GpuNode;
+using NirvanaCluster.Pruning.Pipeline;
+using Serilog;
+
+namespace NirvanaCluster.Coordinator.Cluster;
+
+/// <summary>
+/// The coordinator's side of a job's placement: starts the actor system (local-only, or listening as the seed),
+/// gathers the node actors (in-process, local processes, or joined from elsewhere), partitions the layers by
+/// their memory budgets, and has each node load its shard. Disposing ends the session and, with it, the nodes.
+/// </summary>
+public sealed class ClusterSession : IAsyncDisposable
+{
+    public const string SystemName = NodeHost.CoordinatorSystemName;
+
+    private readonly ActorSystem _system;
+    private readonly LocalNodeProcesses? _localNodes;
+
+    public IReadOnlyList<ActorStage> Stages { get; }
+    public IReadOnlyList<StageAssignment> Assignments { get; }
+
+    private ClusterSession(ActorSystem system, LocalNodeProcesses? localNodes, IReadOnlyList<ActorStage> stages, IReadOnlyList<StageAssignment> assignments)
+    {
+        _system = system;
+        _localNodes = localNodes;
+        Stages = stages;
+        Assignments = assignments;
+    }
+
+    public static async Task<ClusterSession> StartAsync(ClusterOptions options, string modelPath, LlamaConfig config,
+        int microBatch, int positions, int inFlight, string? sharedOutputStaging, string dtype, CancellationToken cancellation)
+    {
+        options.Validated();
+        if (options.InProcess)
+        {
+            var local = ActorSystem.Create(SystemName, new ActorSystemOptions { Logger = Log.Logger });
+            var node = local.ActorOf(Props.Create(() => new ShardNodeActor()), ShardNodeActor.Name);
+            var whole = new StageAssignment(0, 0, config.NumHiddenLayers, true, true, 0);
+            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, null, dtype, cancellation);
+        }
+
+        string secret;
+        ClusterSecret clusterSecret;
+        if (options.LocalNodes is not null)
+        {
+            secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)); // a fresh secret only these processes know
+            clusterSecret = ClusterSecret.FromString(secret, "a generated secret");
+        }
+        else
+        {
+            clusterSecret = ClusterSecret.Load(options.SecretFile);
+            secret = "";
+        }
+        var endpoint = options.Listen is { } l ? Endpoint.Parse(l, "--listen") : new Endpoint("127.0.0.1", 0);
+        var system = await ActorSystem.StartAsync(SystemName, new RemotingOptions(clusterSecret)
+        {
+            BindHost = endpoint.Host,
+            Port = endpoint.Port,
+            PublicHost = endpoint.Host is "0.0.0.0" or "::" ? Environment.MachineName : endpoint.Host,
+            NodeId = "coordinator",
+            UnreachableAfter = options.HeartbeatTimeout,
+            HeartbeatInterval = TimeSpan.FromSeconds(Math.Max(0.2, options.HeartbeatTimeout.TotalSeconds / 4)),
+        }, new ActorSystemOptions { Logger = Log.Logger }, cancellation);
+        LocalNodeProcesses? processes = null;
+        try
+        {
+            var expected = options.LocalNodes ?? options.ExpectNodes!.Value;
+            var joined = new MemberCollector(expected);
+            var collector = system.ActorOf(Props.Create(() => joined.CreateActor()), "join-collector");
+            system.Cluster.Subscribe(collector);
+            Log.Information("Coordinator listening at {Address}; waiting for {Expected} node(s)", system.Address, expected);
+            if (options.LocalNodes is { } n)
+            {
+                var perNode = Math.Max(256L << 20, (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8) / n);
+                processes = LocalNodeProcesses.Start(n, $"127.0.0.1:{system.Address.Port}", perNode, secret, (int)Math.Ceiling(options.HeartbeatTimeout.TotalSeconds));
+            }
+            IReadOnlyList<MemberInfo> members;
+            try
+            {
+                members = await joined.All.WaitAsync(options.JoinTimeout, cancellation);
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"only {joined.Count} of {expected} node(s) joined within {options.JoinTimeout.TotalSeconds:F0} s (--join-timeout)");
+            }
+            system.Cluster.Unsubscribe(collector);
+            // A stable order (by name, then address) so the same nodes always get the same layers.
+            var ordered = members.OrderBy(m => m.NodeId, StringComparer.Ordinal).ThenBy(m => m.Address.ToString(), StringComparer.Ordinal).ToArray();
+            var assignments = LayerPartitioner.Plan(config, ordered.Select(m => m.MemoryBudgetBytes).ToArray(), microBatch, positions, inFlight);
+            var nodes = assignments.Select(a => ($"{ordered[a.Node].NodeId}", system.Resolve(new ActorPath(ordered[a.Node].Address, "/user/" + ShardNodeActor.Name)))).ToArray();
+            return await LoadAsync(system, processes, nodes, assignments, modelPath, sharedOutputStaging, dtype, cancellation);
+        }
+        catch
+        {
+            await system.TerminateAsync();
+            if (processes is not null) await processes.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<ClusterSession> LoadAsync(ActorSystem system, LocalNodeProcesses? processes, IReadOnlyList<(string Name, ActorRef Ref)> nodes,
+        IReadOnlyList<StageAssignment> assignments, string modelPath, string? sharedOutputStaging, string dtype, CancellationToken cancellation)
+    {
+        var stages = assignments.Select((a, i) => new ActorStage(nodes[i].Name, nodes[i].Ref,
+            new StageDescriptor(a.FirstLayer, a.EndLayer, a.Embedding, a.Head),
+            sharedOutputStaging is null ? null : Path.Combine(sharedOutputStaging, ShardFileName(i, assignments.Count)), dtype)).ToArray();
+        foreach (var (stage, a) in stages.Zip(assignments))
+            Log.Information("Stage {Stage}: layers [{First}, {End}){Embedding}{Head}, estimated {Bytes:N0} bytes", stage.Name, a.FirstLayer, a.EndLayer,
+                a.Embedding ? " + embedding" : "", a.Head ? " + head" : "", a.EstimatedBytes);
+        var jobId = Guid.NewGuid().ToString("N");
+        await Task.WhenAll(stages.Select(s => s.LoadAsync(jobId, Path.GetFullPath(modelPath), cancellation)));
+        return new ClusterSession(system, processes, stages, assignments);
+    }
+
+    public static string ShardFileName(int index, int count) => $"model-{index + 1:D5}-of-{count:D5}.safetensors";
+
+    public async ValueTask DisposeAsync()
+    {
+        await _system.TerminateAsync();
+        if (_localNodes is not null) await _localNodes.DisposeAsync();
+    }
+
+    /// <summary>Completes once the expected number of members are up.</summary>
+    private sealed class MemberCollector(int expected)
+    {
+        private readonly List<MemberInfo> _members = [];
+        private readonly TaskCompletionSource<IReadOnlyList<MemberInfo>> _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<IReadOnlyList<MemberInfo>> All => _all.Task;
+        public int Count { get { lock (_members) return _members.Count; } }
+
+        public Actor CreateActor() => new Listener(this);
+
+        private void Up(MemberInfo member)
+        {
+            lock (_members)
+            {
+                if (_members.Any(m => m.Address == member.Address)) return;
+                _members.Add(member);
+                Log.Information("Node {Node} joined from {Address} ({Host}, pid {Pid}), memory budget {Budget:N0} bytes",
+                    member.NodeId, member.Address, member.Host, member.Pid, member.MemoryBudgetBytes);
+                if (_members.Count == expected) _all.TrySetResult([.. _members]);
+            }
+        }
+
+        private void Lost(MemberInfo member, string reason)
+        {
+            lock (_members)
+                if (_members.RemoveAll(m => m.Address == member.Address) > 0)
+                    Log.Warning("Node {Node} left before the job started: {Reason}", member.NodeId, reason);
+        }
+
+        private sealed class Listener : Actor
+        {
+            public Listener(MemberCollector owner)
+            {
+                Receive<MemberUp>(m => owner.Up(m.Member));
+                Receive<MemberUnreachable>(m => owner.Lost(m.Member, m.Reason));
+            }
+        }
+    }
+}
