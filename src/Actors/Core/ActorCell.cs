@@ -17,6 +17,7 @@ internal sealed class ActorCell : IActorContext
     private readonly HashSet<ActorRef> _watching = [];
     private readonly Queue<DateTimeOffset> _recentFailures = new();
     private readonly TaskCompletionSource _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly AsyncLocal<ActorCell?> s_current = new();
     private readonly ActorCell? _parent;
     private Actor? _actor;
     private string? _stopReason;
@@ -59,7 +60,18 @@ internal sealed class ActorCell : IActorContext
 
     public bool IsTerminated => Volatile.Read(ref _terminationReason) is not null;
 
-    public void Start() => _ = Task.Run(RunAsync);
+    /// <summary>
+    /// The sender to use when a Tell names none: the actor whose handler is running (flowing across its awaits),
+    /// else dead letters. Lets handlers write <c>Sender.Tell(reply)</c> and still be answerable.
+    /// </summary>
+    public static ActorRef ImplicitSender(ActorRef? sender, ActorSystem system) => sender ?? s_current.Value?.Self ?? system.DeadLetters;
+
+    public void Start()
+    {
+        // The loop must not inherit its creator's context (a parent's implicit sender would leak into the child).
+        using (ExecutionContext.SuppressFlow())
+            _ = Task.Run(RunAsync);
+    }
 
     public void Post(object message, ActorRef sender)
     {
@@ -122,6 +134,7 @@ internal sealed class ActorCell : IActorContext
 
     private async Task RunAsync()
     {
+        s_current.Value = this; // flows through this loop's awaits: hooks and handlers tell with this actor as sender
         try
         {
             if (await CreateInstanceAsync())
@@ -167,9 +180,10 @@ internal sealed class ActorCell : IActorContext
                     return;
                 message = fired.Message;
                 break;
-            case Terminated terminated:
-                if (!_watching.Remove(terminated.Actor))
+            case DeathNotice notice:
+                if (!_watching.Remove(notice.Actor))
                     return; // unwatched meanwhile
+                message = new Terminated(notice.Actor, notice.Reason);
                 break;
         }
 

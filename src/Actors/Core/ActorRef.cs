@@ -13,6 +13,7 @@ public abstract class ActorRef : IEquatable<ActorRef>
     /// <summary>
     /// Sends a message without waiting. Remote targets accept only protobuf messages registered in the system's
     /// MessageRegistry (or a <see cref="TensorMessage"/> around one); anything else throws here, at the sender.
+    /// Without <paramref name="sender"/>, the actor whose handler is running is the sender (dead letters outside one).
     /// </summary>
     public abstract void Tell(object message, ActorRef? sender = null);
 

@@ -11,9 +11,9 @@ internal sealed class LocalActorRef(ActorCell cell) : ActorRef
     public override void Tell(object message, ActorRef? sender = null)
     {
         ArgumentNullException.ThrowIfNull(message);
-        Cell.Post(message, sender ?? Cell.System.DeadLetters);
+        Cell.Post(message, ActorCell.ImplicitSender(sender, Cell.System));
     }
 
     internal override void NotifyTerminated(ActorRef actor, string reason) =>
-        Cell.Post(new Terminated(actor, reason), Cell.System.DeadLetters);
+        Cell.Post(new DeathNotice(actor, reason), Cell.System.DeadLetters);
 }

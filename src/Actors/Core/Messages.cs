@@ -56,6 +56,10 @@ public sealed class ActorTerminatedException(ActorRef actor, string reason)
 // Internal signals that travel through mailboxes but never reach an actor's handlers.
 internal sealed record TimerFired(string Key, long Generation, object Message);
 
+/// <summary>Becomes a <see cref="Terminated"/> for the actor only while it still watches <see cref="Actor"/>; a
+/// Terminated forwarded as an ordinary message is never mistaken for one.</summary>
+internal sealed record DeathNotice(ActorRef Actor, string Reason);
+
 internal sealed class StopSignal
 {
     public static readonly StopSignal Instance = new();

@@ -58,7 +58,8 @@ public sealed class TimerScheduler
         Cancel(key);
         var fired = new TimerFired(key, ++_generation, message);
         var self = _cell.Self;
-        var timer = _cell.System.TimeProvider.CreateTimer(_ => self.Tell(fired), null, delay, period);
+        var noSender = _cell.System.DeadLetters;
+        var timer = _cell.System.TimeProvider.CreateTimer(_ => self.Tell(fired, noSender), null, delay, period);
         _timers[key] = new Entry(timer, fired.Generation, period != Timeout.InfiniteTimeSpan);
     }
 

@@ -12,7 +12,7 @@ internal sealed class RemoteActorRef(RemoteTransport transport, ActorPath path) 
     public override void Tell(object message, ActorRef? sender = null)
     {
         ArgumentNullException.ThrowIfNull(message);
-        transport.Send(Path, message, sender);
+        transport.Send(Path, message, ActorCell.ImplicitSender(sender, transport.System));
     }
 
     internal override void NotifyTerminated(ActorRef actor, string reason) => transport.SendTerminatedNotice(Path, actor, reason);

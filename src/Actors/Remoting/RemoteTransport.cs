@@ -215,7 +215,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
             var created = new Association(address);
             if (_associations.TryAdd(address, created))
             {
-                Track(DialAsync(created));
+                Run(() => DialAsync(created));
                 return created;
             }
         }
@@ -334,6 +334,13 @@ internal sealed class RemoteTransport : IAsyncDisposable
         {
             Log.Error(e, "An AssociationLost handler failed for {Peer}", association.Remote);
         }
+    }
+
+    /// <summary>Starts transport work detached from the caller's context (it may be an actor's handler).</summary>
+    private void Run(Func<Task> work)
+    {
+        using (ExecutionContext.SuppressFlow())
+            Track(Task.Run(work));
     }
 
     private void Track(Task task)
