@@ -24,7 +24,6 @@ internal sealed class Connection
 
     private readonly RemoteTransport _transport;
     private readonly IDuplexPipe _pipe;
-    private readonly Action _abort;
     private readonly ChannelReader<Outbound> _outbox;
     private readonly ChannelWriter<Outbound> _heartbeats;
     private readonly RemotingOptions _options;
@@ -34,13 +33,13 @@ internal sealed class Connection
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastHeard;
     private InboundMessage? _inbound;
+    private volatile bool _peerClosed;
 
-    public Connection(RemoteTransport transport, Address peer, IDuplexPipe pipe, Action abort, ChannelReader<Outbound> outbox, ChannelWriter<Outbound> heartbeats)
+    public Connection(RemoteTransport transport, Address peer, IDuplexPipe pipe, ChannelReader<Outbound> outbox, ChannelWriter<Outbound> heartbeats)
     {
         _transport = transport;
         Peer = peer;
         _pipe = pipe;
-        _abort = abort;
         _outbox = outbox;
         _heartbeats = heartbeats;
         _options = transport.Options;
@@ -54,29 +53,55 @@ internal sealed class Connection
     /// <summary>Ends the connection from this side.</summary>
     public void Close(string reason) => _closed.TrySetResult(reason);
 
-    /// <summary>Runs until the connection ends; returns the reason, naming the peer. Never throws.</summary>
+    /// <summary>Runs until the connection ends; returns the reason, naming the peer. Never throws. Call <see cref="CloseAsync"/> next.</summary>
     public async Task<string> RunAsync()
     {
         var token = _stop.Token;
         var loops = new[] { GuardAsync(ReadLoopAsync(token), token), GuardAsync(WriteLoopAsync(token), token), GuardAsync(WatchdogAsync(token), token), _closed.Task };
-        var first = await Task.WhenAny(loops);
-        var reason = await first;
+        var reason = await await Task.WhenAny(loops);
         _closed.TrySetResult(reason);
         _stop.Cancel();
+        _pipe.Input.CancelPendingRead();
+        _pipe.Output.CancelPendingFlush();
+        await Task.WhenAll(loops);
+        return reason;
+    }
+
+    /// <summary>
+    /// Closes gracefully: tells a still-listening peer why (a Disconnect frame), sends FIN, and reads until the peer's
+    /// FIN (at most a second) so that no unread bytes turn our close into a reset that would swallow the reason.
+    /// </summary>
+    public async Task CloseAsync(string reason)
+    {
         try
         {
-            _pipe.Input.CancelPendingRead();
-            _pipe.Output.CancelPendingFlush();
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            if (!_peerClosed)
+            {
+                ProtobufFrames.Write(_pipe.Output, FrameKind.Disconnect, new Disconnect { Reason = reason });
+                await _pipe.Output.FlushAsync(grace.Token);
+            }
+            await _pipe.Output.CompleteAsync();
+            while (!_peerClosed)
+            {
+                var result = await _pipe.Input.ReadAsync(grace.Token);
+                _pipe.Input.AdvanceTo(result.Buffer.End);
+                _peerClosed = result.IsCompleted;
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidOperationException or ObjectDisposedException or ConnectionResetException)
+        {
+            // Best effort: a peer that cannot hear the reason learns from the closed socket instead.
+        }
+        try
+        {
             await _pipe.Output.CompleteAsync();
             await _pipe.Input.CompleteAsync();
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
         {
-            // Closing a broken connection may fail again; it is closed either way.
+            // Already broken: closed either way.
         }
-        _abort();
-        await Task.WhenAll(loops);
-        return reason;
     }
 
     private async Task<string> GuardAsync(Task<string> loop, CancellationToken token)
@@ -117,26 +142,43 @@ internal sealed class Connection
             var buffer = result.Buffer;
             if (!buffer.IsEmpty)
                 Volatile.Write(ref _lastHeard, _time.GetTimestamp());
+            string? disconnected = null;
             try
             {
-                while (FrameHeader.TryRead(ref buffer, _options.MaxFrameBytes, out var kind, out var body))
-                    HandleFrame(kind, body);
+                while (disconnected is null && FrameHeader.TryRead(ref buffer, _options.MaxFrameBytes, out var kind, out var body))
+                    disconnected = HandleFrame(kind, body);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ConnectionResetException)
+            {
+                _peerClosed = true;
+                throw;
             }
             finally
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
+            if (disconnected is not null)
+            {
+                _peerClosed = true;
+                return disconnected;
+            }
             if (result.IsCompleted)
+            {
+                _peerClosed = true;
                 return buffer.IsEmpty ? $"connection closed by {Peer}" : $"connection closed by {Peer} in the middle of a frame";
+            }
         }
     }
 
-    private void HandleFrame(FrameKind kind, ReadOnlySequence<byte> body)
+    /// <summary>Handles one frame; returns the peer's reason when it is a Disconnect, else null.</summary>
+    private string? HandleFrame(FrameKind kind, ReadOnlySequence<byte> body)
     {
         switch (kind)
         {
             case FrameKind.Heartbeat:
-                return;
+                return null;
+            case FrameKind.Disconnect:
+                return $"{Peer} disconnected: {ProtobufFrames.Parse(Disconnect.Parser, kind, body).Reason}";
             case FrameKind.Envelope:
                 if (_inbound is not null)
                     throw new WireProtocolException($"new envelope while tensor '{_inbound.CurrentName}' of the previous message was incomplete");
@@ -145,12 +187,12 @@ internal sealed class Connection
                     _transport.DeliverInbound(this, envelope, []);
                 else
                     _inbound = new InboundMessage(envelope, _options);
-                return;
+                return null;
             case FrameKind.TensorChunk:
                 var header = TensorChunkHeader.Read(body, out var data);
                 (_inbound ?? throw new WireProtocolException($"tensor chunk for transfer {header.TransferId} without a preceding envelope"))
                     .AcceptChunk(header, data);
-                return;
+                return null;
             case FrameKind.TensorEnd:
                 var end = TensorEndFrame.Read(body);
                 var inbound = _inbound ?? throw new WireProtocolException($"tensor end for transfer {end.TransferId} without a preceding envelope");
@@ -159,7 +201,7 @@ internal sealed class Connection
                     _inbound = null;
                     _transport.DeliverInbound(this, inbound.Envelope, inbound.Tensors);
                 }
-                return;
+                return null;
             default:
                 throw new WireProtocolException($"unexpected {kind} frame after the handshake");
         }

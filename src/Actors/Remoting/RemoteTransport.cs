@@ -243,12 +243,13 @@ internal sealed class RemoteTransport : IAsyncDisposable
             var server = await HandshakeProtocol.ConnectAsync(context.Transport, LocalAddress, target, Options.Secret, timeout.Token);
             if (server != target)
                 Log.Warning("Dialed {Target} but it calls itself {Canonical}; use the address it reports to avoid a second connection", target, server);
-            var connection = new Connection(this, target, context.Transport, context.Abort, association.Outbox.Reader, association.Outbox.Writer);
+            var connection = new Connection(this, target, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
             if (!association.TryAttach(connection))
                 return;
             Log.Information("Connected to {Peer}", target);
             var reason = await connection.RunAsync();
             Lose(association, reason);
+            await connection.CloseAsync(reason);
         }
         catch (Exception e)
         {
@@ -264,9 +265,8 @@ internal sealed class RemoteTransport : IAsyncDisposable
         }
         finally
         {
-            context?.Abort();
             if (context is not null)
-                await context.DisposeAsync();
+                await CloseGracefullyAsync(context);
         }
     }
 
@@ -284,7 +284,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
         {
             var reason = e is OperationCanceledException ? $"no complete handshake within {Options.HandshakeTimeout.TotalSeconds:F1} s" : e.Message;
             Log.Warning("Refused connection from {Remote}: {Reason}", remote, reason);
-            context.Abort();
+            await CompleteQuietlyAsync(context); // Kestrel then closes with FIN, so the peer can read the refusal
             return;
         }
 
@@ -294,7 +294,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
         {
             if (_associations.TryAdd(peer, association))
             {
-                connection = new Connection(this, peer, context.Transport, context.Abort, association.Outbox.Reader, association.Outbox.Writer);
+                connection = new Connection(this, peer, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
                 break;
             }
             if (_associations.TryGetValue(peer, out var existing))
@@ -302,19 +302,55 @@ internal sealed class RemoteTransport : IAsyncDisposable
                 // We dialed them while they dialed us: our dialed connection carries our messages, this one theirs.
                 association = existing;
                 var heartbeats = Channel.CreateUnbounded<Outbound>();
-                connection = new Connection(this, peer, context.Transport, context.Abort, heartbeats.Reader, heartbeats.Writer);
+                connection = new Connection(this, peer, context.Transport, heartbeats.Reader, heartbeats.Writer);
                 break;
             }
         }
         if (!association.TryAttach(connection))
         {
-            context.Abort();
+            await CompleteQuietlyAsync(context);
             return;
         }
         Log.Information("Accepted connection from {Peer} ({Remote})", peer, remote);
-        var task = connection.RunAsync();
-        Track(task);
-        Lose(association, await task);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Track(done.Task);
+        try
+        {
+            var reason = await connection.RunAsync();
+            Lose(association, reason);
+            await connection.CloseAsync(reason);
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>Closes a dialed connection with FIN; aborts it only when the peer will not take our last bytes.</summary>
+    private static async Task CloseGracefullyAsync(ConnectionContext context)
+    {
+        await CompleteQuietlyAsync(context);
+        try
+        {
+            await context.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or SocketException or ObjectDisposedException)
+        {
+            context.Abort();
+        }
+    }
+
+    private static async Task CompleteQuietlyAsync(ConnectionContext context)
+    {
+        try
+        {
+            await context.Transport.Output.CompleteAsync();
+            await context.Transport.Input.CompleteAsync();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Already broken: nothing left to complete.
+        }
     }
 
     private void Lose(Association association, string reason)
@@ -375,7 +411,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
             return;
         _shutdown.Cancel();
         foreach (var association in _associations.Values)
-            association.TryMarkLost("local actor system shutting down", out _);
+            association.TryMarkLost($"actor system {LocalAddress} is shutting down", out _);
         _associations.Clear();
         try
         {

@@ -29,7 +29,7 @@ public static class FrameHeader
             throw new WireProtocolException($"frame of {length} bytes exceeds the maximum frame size of {maxFrameBytes} bytes");
         kind = (FrameKind)header[4];
         if (!Enum.IsDefined(kind))
-            throw new WireProtocolException($"unknown frame kind {header[4]}, expected 1..5");
+            throw new WireProtocolException($"unknown frame kind {header[4]}, expected 1..6");
 
         if (buffer.Length < 4 + (long)length)
             return false;

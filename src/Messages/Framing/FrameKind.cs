@@ -20,4 +20,7 @@ public enum FrameKind : byte
 
     /// <summary>Body: <see cref="TensorEndFrame"/>, closing one tensor's chunk sequence.</summary>
     TensorEnd = 5,
+
+    /// <summary>Body: a protobuf <c>nirvana.wire.Disconnect</c>; the sender closes the connection after it.</summary>
+    Disconnect = 6,
 }

@@ -26,7 +26,12 @@ public static class TestCluster
         UnreachableAfter = TimeSpan.FromMilliseconds(600),
     };
 
-    public static MessageRegistry Registry() => ProtocolRegistry.CreateDefault().RegisterFile(TestMessagesReflection.Descriptor);
+    /// <summary>The cluster protocol plus the test messages, all but <see cref="Unregistered"/>.</summary>
+    public static MessageRegistry Registry() => ProtocolRegistry.CreateDefault()
+        .Register(Ping.Descriptor)
+        .Register(Pong.Descriptor)
+        .Register(Shard.Descriptor)
+        .Register(StopYourself.Descriptor);
 
     public static Task<ActorSystem> StartAsync(string name, LogCapture? log = null, RemotingOptions? options = null) =>
         ActorSystem.StartAsync(name, options ?? Options(), new ActorSystemOptions { Logger = log?.Logger ?? new LogCapture().Logger, Registry = Registry() });
