@@ -13,7 +13,7 @@ public static class NodeHost
 
     public static async Task<int> RunAsync(NodeOptions options, CancellationToken cancellation)
     {
-        if (options.Threads is { } t) Engine.Tensors.Gemm.SetThreads(t);
+        if (options.Threads is { } t) Engine.Tensors.GemmThreads.Set(t);
         var advertise = options.Advertise ?? (options.Listen.Host is "0.0.0.0" or "::" ? Environment.MachineName : options.Listen.Host);
         await using var health = options.HealthPort > 0 ? await HealthEndpoint.StartAsync(options.HealthPort) : null;
         await using var system = await ActorSystem.StartAsync(SystemName, new RemotingOptions(options.Secret)
@@ -23,6 +23,8 @@ public static class NodeHost
             PublicHost = advertise,
             NodeId = options.Name,
             MemoryBudgetBytes = options.MemoryBudget,
+            UnreachableAfter = HeartbeatTimeout(),
+            HeartbeatInterval = HeartbeatTimeout() / 4,
         }, new ActorSystemOptions { Logger = Log.Logger }, cancellation);
         system.ActorOf(Props.Create(() => new ShardNodeActor()), ShardNodeActor.Name);
         var seed = new Address(CoordinatorSystemName, options.Coordinator.Host, options.Coordinator.Port);
@@ -38,6 +40,11 @@ public static class NodeHost
         Log.Information("Coordinator left ({Reason}); node {Name} exits", reason, options.Name);
         return 0;
     }
+
+    /// <summary>NIRVANA_HEARTBEAT_TIMEOUT (seconds) matches a coordinator's --heartbeat-timeout; default 5 s.</summary>
+    private static TimeSpan HeartbeatTimeout() =>
+        double.TryParse(Environment.GetEnvironmentVariable("NIRVANA_HEARTBEAT_TIMEOUT"), System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 1
+            ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(5);
 
     private static async Task JoinWithRetryAsync(ActorSystem system, Address seed, TimeSpan timeout, CancellationToken cancellation)
     {

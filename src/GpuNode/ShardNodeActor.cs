@@ -23,6 +23,7 @@ public sealed class ShardNodeActor : Actor
     private const long PartBytes = 32L << 20;
 
     private ShardWorker? _worker;
+    private List<List<TensorPayload>> _parts = [];
     private string _stage = "(unloaded)";
 
     public ShardNodeActor() => Become(Empty);
@@ -41,6 +42,7 @@ public sealed class ShardNodeActor : Actor
         ReceiveWithTensors<Backward>((m, t) => Guard("backward", () => OnBackward(m, t)));
         Receive<ComputeScores>(m => Guard("scoring", () => Sender.Tell(ToProto(_worker!.Scores(ToMethod(m.Method), m.Seed)))));
         Receive<Compact>(m => Guard("compaction", () => OnCompact(m)));
+        Receive<FetchPart>(m => Guard("compaction", () => OnFetchPart(m)));
         Receive<QueryBusyTime>(_ => Sender.Tell(new BusyTime { Seconds = _worker!.BusyTime.TotalSeconds }));
     }
 
@@ -78,31 +80,40 @@ public sealed class ShardNodeActor : Actor
     {
         var plan = m.Layers.Select(l => new LayerPlan(l.Layer, 0, 0, [.. l.KvGroups], [.. l.Neurons], [], [])).ToArray();
         var tensors = ShardTensors.Of(_worker!.Shard, _worker.Compact(plan));
+        _parts = [];
         if (m.SharedOutputFile.Length > 0)
         {
             var dtype = DTypes.TryParse(m.Dtype, out var parsed) ? parsed : DType.F32;
             SafeTensorsWriter.Write(m.SharedOutputFile, tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data)).ToArray(), dtype,
                 new Dictionary<string, string> { ["format"] = "pt" });
-            var done = new CompactedPart { Part = 0, Last = true };
-            done.Written.AddRange(tensors.Select(t => t.Name));
-            Sender.Tell(done);
+            var written = new Compacted { Parts = 0 };
+            written.Written.AddRange(tensors.Select(t => t.Name));
+            Sender.Tell(written);
             return;
         }
-        var part = 0;
         var batch = new List<TensorPayload>();
         long bytes = 0;
         foreach (var t in tensors)
         {
             if (batch.Count > 0 && bytes + t.Data.Length * 4L > PartBytes)
             {
-                Reply(new CompactedPart { Part = part++, Last = false }, batch);
+                _parts.Add(batch);
                 batch = [];
                 bytes = 0;
             }
             batch.Add(TensorPayload.FromFloats(t.Name, t.Data, t.Shape));
             bytes += t.Data.Length * 4L;
         }
-        Reply(new CompactedPart { Part = part, Last = true }, batch);
+        _parts.Add(batch);
+        Sender.Tell(new Compacted { Parts = _parts.Count });
+    }
+
+    private void OnFetchPart(FetchPart m)
+    {
+        if (m.Part < 0 || m.Part >= _parts.Count) throw new ArgumentException($"part {m.Part} of {_parts.Count} does not exist; send Compact first");
+        var part = _parts[m.Part];
+        _parts[m.Part] = []; // each part is fetched once; release it
+        Reply(new CompactedPart { Part = m.Part }, part);
     }
 
     private void Reply(IMessage message, IReadOnlyList<TensorPayload> tensors) =>

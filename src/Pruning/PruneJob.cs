@@ -48,11 +48,13 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
     {
         foreach (var stage in stages)
-        {
-            var part = plan.Layers.Where(l => l.Layer >= stage.Descriptor.FirstLayer && l.Layer < stage.Descriptor.EndLayer).ToArray();
-            foreach (var tensor in await stage.CompactAsync(part, cancellation)) yield return tensor;
-        }
+            foreach (var tensor in await stage.CompactAsync(PartFor(stage.Descriptor, plan), cancellation))
+                yield return tensor;
     }
+
+    /// <summary>The plan's entries for the layers a stage holds.</summary>
+    public static IReadOnlyList<LayerPlan> PartFor(StageDescriptor stage, PruningPlan plan) =>
+        plan.Layers.Where(l => l.Layer >= stage.FirstLayer && l.Layer < stage.EndLayer).ToArray();
 
     public static PruningPlan BuildPlan(LlamaConfig config, IReadOnlyList<LayerScores> scores, PruneOptions options)
     {

@@ -27,7 +27,33 @@ public static class PrunedModelWriter
         DType DType,
         long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes);
 
-    public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed)
+    public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
+        WithReportFiles(inputs, totalElapsed, extras =>
+        {
+            var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
+            var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
+                .Select(t => new NamedTensor(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
+            CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, Options(inputs, extras));
+        });
+
+    /// <summary>
+    /// The cluster variant for shared storage: <paramref name="writeShards"/> has the nodes write their shard files
+    /// into the staging folder and returns the weight map; the rest is assembled around them.
+    /// </summary>
+    public static void WriteShared(string output, Inputs inputs, Func<string, IReadOnlyDictionary<string, string>> writeShards, TimeSpan totalElapsed) =>
+        WithReportFiles(inputs, totalElapsed, extras =>
+            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, writeShards, Options(inputs, extras)));
+
+    private static CheckpointWriteOptions Options(Inputs inputs, string[] extras) => new()
+    {
+        DType = inputs.DType,
+        MaxShardBytes = inputs.MaxShardBytes,
+        ExtraFiles = extras,
+        OriginalConfig = inputs.SourceConfig,
+        Force = inputs.Force,
+    };
+
+    private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)
     {
         var plan = inputs.Result.Plan;
         var staging = Directory.CreateTempSubdirectory("nirvana-report-");
@@ -41,20 +67,8 @@ public static class PrunedModelWriter
             var reportPath = Path.Combine(staging.FullName, "report.md");
             File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
                 inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));
-            var extras = TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists)
-                .Concat([planPath, chartPath, reportPath]).ToArray();
-
-            var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
-            var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
-                .Select(t => new NamedTensor(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
-            CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, new CheckpointWriteOptions
-            {
-                DType = inputs.DType,
-                MaxShardBytes = inputs.MaxShardBytes,
-                ExtraFiles = extras,
-                OriginalConfig = inputs.SourceConfig,
-                Force = inputs.Force,
-            });
+            write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists)
+                .Concat([planPath, chartPath, reportPath]).ToArray());
         }
         finally
         {

@@ -14,7 +14,7 @@ namespace NirvanaCluster.Coordinator.Cluster;
 /// Requests are told in issue order (one connection, FIFO), and every answer is awaited under death watch, so a
 /// node that crashes or falls silent fails the request with its name and the stage instead of hanging it.
 /// </summary>
-public sealed class ActorStage(string name, ActorRef node, StageDescriptor descriptor, string? sharedOutputFile = null, string dtype = "F32") : IStage
+public sealed class ActorStage(string name, ActorRef node, StageDescriptor descriptor) : IStage
 {
     /// <summary>Long enough for any single request on a big shard; node loss is detected by heartbeats long before.</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromHours(6);
@@ -22,6 +22,10 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
     public string Name { get; } = name;
     public StageDescriptor Descriptor { get; } = descriptor;
     public ActorRef Node { get; } = node;
+
+    /// <summary>With shared storage: the safetensors file this node writes its compacted tensors into, and their dtype.</summary>
+    public string? SharedOutputFile { get; set; }
+    public string SharedOutputDType { get; set; } = "F32";
 
     public async Task<ShardLoaded> LoadAsync(string jobId, string modelPath, CancellationToken cancellation) =>
         (ShardLoaded)(await RequestAsync("load", new LoadShard
@@ -63,7 +67,7 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
 
     public async Task<IReadOnlyList<ShardTensor>> CompactAsync(IReadOnlyList<LayerPlan> plan, CancellationToken cancellation)
     {
-        var request = new Compact { SharedOutputFile = sharedOutputFile ?? "", Dtype = dtype };
+        var request = new Compact { SharedOutputFile = SharedOutputFile ?? "", Dtype = SharedOutputDType };
         foreach (var l in plan)
         {
             var keep = new LayerKeep { Layer = l.Layer };
@@ -71,10 +75,15 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
             keep.Neurons.AddRange(l.KeptMlpNeurons);
             request.Layers.Add(keep);
         }
-        var parts = await StreamAsync("compaction", request, cancellation);
-        if (sharedOutputFile is not null)
-            return [.. ((CompactedPart)parts.Single().Message).Written.Select(n => new ShardTensor(n, [], []))];
-        return parts.SelectMany(p => p.Tensors).Select(t => new ShardTensor(t.Name, [.. t.Shape], TensorConversions.ReadFloats(t))).ToArray();
+        var compacted = (Compacted)(await RequestAsync("compaction", request, [], cancellation)).Message;
+        if (SharedOutputFile is not null) return [.. compacted.Written.Select(n => new ShardTensor(n, [], []))];
+        var tensors = new List<ShardTensor>();
+        for (var part = 0; part < compacted.Parts; part++)
+        {
+            var reply = await RequestAsync("compaction", new FetchPart { Part = part }, [], cancellation);
+            tensors.AddRange(reply.Tensors.Select(t => new ShardTensor(t.Name, [.. t.Shape], TensorConversions.ReadFloats(t))));
+        }
+        return tensors;
     }
 
     private async Task<(IMessage Message, IReadOnlyList<TensorPayload> Tensors)> RequestAsync(string operation, IMessage request,
@@ -94,39 +103,6 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
             throw new StageFailedException(Name, operation, $"node {Node.Path.Address} did not answer: {e.Message}", e);
         }
         return Unwrap(operation, reply);
-    }
-
-    /// <summary>A request answered by several CompactedPart messages, the last flagged.</summary>
-    private async Task<List<(IMessage Message, IReadOnlyList<TensorPayload> Tensors)>> StreamAsync(string operation, IMessage request, CancellationToken cancellation)
-    {
-        var parts = new List<(IMessage, IReadOnlyList<TensorPayload>)>();
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var system = Node.System;
-        var collector = system.CreateTempRef("compact", (m, _) =>
-        {
-            try
-            {
-                var part = Unwrap(operation, m);
-                lock (parts) parts.Add(part);
-                if (part.Message is CompactedPart { Last: true }) done.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                done.TrySetException(e);
-            }
-        }, (actor, reason) => done.TrySetException(new StageFailedException(Name, operation, $"node {actor.Path.Address} was lost: {reason}")));
-        try
-        {
-            system.Watch(Node, collector);
-            Node.Tell(request, collector);
-            await done.Task.WaitAsync(RequestTimeout, cancellation);
-            return parts;
-        }
-        finally
-        {
-            system.Unwatch(Node, collector);
-            system.RemoveTempRef(collector);
-        }
     }
 
     private (IMessage Message, IReadOnlyList<TensorPayload> Tensors) Unwrap(string operation, object reply) => reply switch

@@ -33,7 +33,7 @@ public sealed class ClusterSession : IAsyncDisposable
     }
 
     public static async Task<ClusterSession> StartAsync(ClusterOptions options, string modelPath, LlamaConfig config,
-        int microBatch, int positions, int inFlight, string? sharedOutputStaging, string dtype, CancellationToken cancellation)
+        int microBatch, int positions, int inFlight, CancellationToken cancellation)
     {
         options.Validated();
         if (options.InProcess)
@@ -41,7 +41,7 @@ public sealed class ClusterSession : IAsyncDisposable
             var local = ActorSystem.Create(SystemName, new ActorSystemOptions { Logger = Log.Logger });
             var node = local.ActorOf(Props.Create(() => new ShardNodeActor()), ShardNodeActor.Name);
             var whole = new StageAssignment(0, 0, config.NumHiddenLayers, true, true, 0);
-            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, null, dtype, cancellation);
+            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, cancellation);
         }
 
         string secret;
@@ -93,7 +93,7 @@ public sealed class ClusterSession : IAsyncDisposable
             var ordered = members.OrderBy(m => m.NodeId, StringComparer.Ordinal).ThenBy(m => m.Address.ToString(), StringComparer.Ordinal).ToArray();
             var assignments = LayerPartitioner.Plan(config, ordered.Select(m => m.MemoryBudgetBytes).ToArray(), microBatch, positions, inFlight);
             var nodes = assignments.Select(a => ($"{ordered[a.Node].NodeId}", system.Resolve(new ActorPath(ordered[a.Node].Address, "/user/" + ShardNodeActor.Name)))).ToArray();
-            return await LoadAsync(system, processes, nodes, assignments, modelPath, sharedOutputStaging, dtype, cancellation);
+            return await LoadAsync(system, processes, nodes, assignments, modelPath, cancellation);
         }
         catch
         {
@@ -104,11 +104,10 @@ public sealed class ClusterSession : IAsyncDisposable
     }
 
     private static async Task<ClusterSession> LoadAsync(ActorSystem system, LocalNodeProcesses? processes, IReadOnlyList<(string Name, ActorRef Ref)> nodes,
-        IReadOnlyList<StageAssignment> assignments, string modelPath, string? sharedOutputStaging, string dtype, CancellationToken cancellation)
+        IReadOnlyList<StageAssignment> assignments, string modelPath, CancellationToken cancellation)
     {
         var stages = assignments.Select((a, i) => new ActorStage(nodes[i].Name, nodes[i].Ref,
-            new StageDescriptor(a.FirstLayer, a.EndLayer, a.Embedding, a.Head),
-            sharedOutputStaging is null ? null : Path.Combine(sharedOutputStaging, ShardFileName(i, assignments.Count)), dtype)).ToArray();
+            new StageDescriptor(a.FirstLayer, a.EndLayer, a.Embedding, a.Head))).ToArray();
         foreach (var (stage, a) in stages.Zip(assignments))
             Log.Information("Stage {Stage}: layers [{First}, {End}){Embedding}{Head}, estimated {Bytes:N0} bytes", stage.Name, a.FirstLayer, a.EndLayer,
                 a.Embedding ? " + embedding" : "", a.Head ? " + head" : "", a.EstimatedBytes);

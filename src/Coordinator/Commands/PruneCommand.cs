@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
@@ -27,10 +28,12 @@ public static class PruneCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
         };
+        cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
             var clock = Stopwatch.StartNew();
@@ -44,6 +47,7 @@ public static class PruneCommand
                 MicroBatchSize = parse.GetValue(microBatch),
             }.Validated();
             var storage = ParseDType(parse.GetValue(dtype)!);
+            var clusterOptions = cluster.Read(parse);
             var outputDir = Path.GetFullPath(parse.GetValue(output)!);
             if (Directory.Exists(outputDir) && !parse.GetValue(force))
                 throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
@@ -55,12 +59,15 @@ public static class PruneCommand
 
             var spec = parse.GetValue(calibration) ?? (isDefault ? CalibrationLoader.Generated
                 : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
+            if (spec == CalibrationLoader.Generated && !clusterOptions.InProcess && options.Method.NeedsGradients())
+                throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
             var (sequences, description) = options.Method.NeedsGradients()
                 ? CalibrationLoader.Load(spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), options.Seed)
                 : ([], "none (the criterion needs no data)");
 
-            var stages = InProcessPlacement.Create(dir);
-            try
+            var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
+            await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
+            IReadOnlyList<IStage> stages = session.Stages;
             {
                 var job = new PruneJob(config, stages, options);
                 PruneResult result;
@@ -75,19 +82,29 @@ public static class PruneCommand
                     ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
                     ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
                 };
-                PrunedModelWriter.Write(outputDir, new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras,
-                    parse.GetValue(force), storage), job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+                var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
+                if (clusterOptions.SharedOutput)
+                    PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
+                    {
+                        // Each node writes its own shard file at once; the weight map names the file of every tensor.
+                        var files = session.Stages.Select((stage, i) =>
+                        {
+                            var file = ClusterSession.ShardFileName(i, session.Stages.Count);
+                            stage.SharedOutputFile = Path.Combine(staging, file);
+                            stage.SharedOutputDType = storage.SafeTensorsName();
+                            return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
+                        }).ToArray();
+                        Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
+                        return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
+                    }, clock.Elapsed);
+                else
+                    PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
                 var plan = result.Plan;
                 Console.Out.WriteLine($"pruned {dir} -> {outputDir}: parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} " +
                                       $"({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
                                       $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
                 Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
                 return 0;
-            }
-            finally
-            {
-                foreach (var stage in stages)
-                    if (stage is IAsyncDisposable d) await d.DisposeAsync();
             }
         });
         return command;

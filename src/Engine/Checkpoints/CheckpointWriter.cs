@@ -41,6 +41,39 @@ public static class CheckpointWriter
             outputDir, all.Count, shards.Count, options.DType.SafeTensorsName());
     }
 
+    /// <summary>
+    /// Assembles a checkpoint whose shard files are written by someone else (cluster nodes writing to shared storage):
+    /// <paramref name="writeShards"/> gets the staging folder, writes safetensors files into it and returns the
+    /// weight map (tensor name to file name). This writes config.json, the index and the extra files around them and
+    /// moves the folder into place only when all of it is complete.
+    /// </summary>
+    public static void Assemble(string outputDir, LlamaConfig config, Func<string, IReadOnlyDictionary<string, string>> writeShards,
+        CheckpointWriteOptions? options = null)
+    {
+        options = (options ?? new CheckpointWriteOptions()).Validated();
+        config.Validated("config");
+        var extras = CheckExtraFiles(options.ExtraFiles);
+        AtomicDirectory.Create(outputDir, options.Force, staging =>
+        {
+            ConfigJson.Write(Path.Combine(staging, ConfigJson.FileName), config, options.OriginalConfig, options.DType);
+            var weightMap = writeShards(staging);
+            var files = weightMap.Values.Distinct().ToArray();
+            foreach (var file in files)
+                if (!File.Exists(Path.Combine(staging, file)))
+                    throw new InvalidDataException($"shard file '{file}' named in the weight map was not written into {staging}");
+            long total = 0;
+            foreach (var file in files)
+            {
+                using var shard = SafeTensorsFile.Open(Path.Combine(staging, file)); // also proves each file is complete
+                total += shard.Tensors.Values.Sum(t => t.ByteLength);
+            }
+            new ShardIndex(weightMap, total).Write(Path.Combine(staging, ShardIndex.FileName));
+            foreach (var (source, name) in extras)
+                File.Copy(source, Path.Combine(staging, name));
+        });
+        Log.Information("Assembled checkpoint {Output} from shard files written by the nodes", outputDir);
+    }
+
     /// <summary>Greedy, in order, as transformers' <c>shard_checkpoint</c>; an empty model still gets one file.</summary>
     private static List<List<NamedTensor>> PlanShards(List<NamedTensor> tensors, CheckpointWriteOptions options)
     {

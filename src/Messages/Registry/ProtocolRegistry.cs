@@ -7,5 +7,6 @@ public static class ProtocolRegistry
 {
     public static MessageRegistry CreateDefault() =>
         new MessageRegistry()
-            .RegisterFile(ClusterReflection.Descriptor);
+            .RegisterFile(ClusterReflection.Descriptor)
+            .RegisterFile(NirvanaCluster.Messages.Pruning.PruningReflection.Descriptor);
 }
