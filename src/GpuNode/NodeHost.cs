@@ -57,7 +57,7 @@ public static class NodeHost
                 await system.Cluster.JoinAsync(seed, TimeSpan.FromSeconds(10), cancellation);
                 return;
             }
-            catch (ClusterJoinException e) when (DateTime.UtcNow + delay < deadline && !e.Message.Contains("refused", StringComparison.OrdinalIgnoreCase))
+            catch (ClusterJoinException e) when (DateTime.UtcNow + delay < deadline && !IsFinalRefusal(e.Message))
             {
                 Log.Debug("Join {Seed} failed ({Reason}); retrying in {Delay} ms", seed, e.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, cancellation);
@@ -65,6 +65,15 @@ public static class NodeHost
             }
         }
     }
+
+    /// <summary>
+    /// A coordinator that is not up yet refuses TCP connections; that is worth retrying. One that answered and
+    /// refused us (wrong secret, other protocol version) will refuse again.
+    /// </summary>
+    private static bool IsFinalRefusal(string reason) =>
+        reason.Contains("refused the connection:", StringComparison.Ordinal)
+        || reason.Contains("failed authentication", StringComparison.Ordinal)
+        || reason.Contains("speaks protocol version", StringComparison.Ordinal);
 
     /// <summary>Completes <paramref name="lost"/> when the coordinator becomes unreachable.</summary>
     private sealed class SeedWatcher : Actor

@@ -24,32 +24,39 @@ public static class LayerPartitioner
         var headBytes = (config.TieWordEmbeddings ? embedBytes : 4L * config.VocabSize * config.HiddenSize)
                         + 4L * config.HiddenSize + 4L * positions * config.VocabSize * 2;
 
-        // Fill nodes in order, giving each layers in proportion to its budget but never past it, and leaving
-        // at least one layer for every node still to come.
         var total = layerBytes.Sum() + embedBytes + headBytes;
-        var assignments = new List<StageAssignment>();
-        var next = 0;
-        for (var n = 0; n < nodes; n++)
+        long FixedBytes(int n) => (n == 0 ? embedBytes : 0) + (n == nodes - 1 ? headBytes : 0);
+        // First try shares proportional to the budgets (balanced pipeline stages); if that overfills a node,
+        // fill each node as far as its budget allows instead.
+        var cuts = Cut(n => (double)budgets[n] / budgets.Sum() * total) ?? Cut(n => budgets[n]);
+        if (cuts is null)
+            throw new InvalidOperationException(
+                $"the model does not fit: the job needs about {Gib(total)} (largest layer {Gib(layerBytes.Max())}, embedding {Gib(embedBytes)}, head {Gib(headBytes)}) " +
+                $"and {nodes} node(s) offer {string.Join(" + ", budgets.Select(Gib))}");
+        return cuts;
+
+        // Walks the layers in order, closing node n's range once its target is reached; null when a node would
+        // exceed its budget.
+        List<StageAssignment>? Cut(Func<int, double> target)
         {
-            var fixedBytes = (n == 0 ? embedBytes : 0) + (n == nodes - 1 ? headBytes : 0);
-            var remainingNodes = nodes - n - 1;
-            var share = (double)budgets[n] / budgets.Skip(n).Sum() * (layerBytes.Skip(next).Sum() + fixedBytes);
-            var used = fixedBytes;
-            var end = next;
-            while (end < layers - remainingNodes && (end == next || used + layerBytes[end] <= Math.Max(share, 0) || n == nodes - 1))
+            var result = new List<StageAssignment>();
+            var next = 0;
+            for (var n = 0; n < nodes; n++)
             {
-                if (n < nodes - 1 && end > next && used + layerBytes[end] > budgets[n]) break;
-                used += layerBytes[end];
-                end++;
+                var used = FixedBytes(n);
+                var end = next;
+                var mustLeave = nodes - n - 1; // one layer at least for each node still to come
+                while (end < layers - mustLeave && (n == nodes - 1 || end == next || used + layerBytes[end] <= target(n)))
+                {
+                    used += layerBytes[end];
+                    end++;
+                }
+                if (used > budgets[n]) return null;
+                result.Add(new StageAssignment(n, next, end, n == 0, n == nodes - 1, used));
+                next = end;
             }
-            if (used > budgets[n])
-                throw new InvalidOperationException(
-                    $"the model does not fit: node {n} would need {Gib(used)} for layers [{next}, {end}) but offers {Gib(budgets[n])}; " +
-                    $"the whole job needs about {Gib(total)} across nodes offering {Gib(budgets.Sum())}");
-            assignments.Add(new StageAssignment(n, next, end, n == 0, n == nodes - 1, used));
-            next = end;
+            return result;
         }
-        return assignments;
     }
 
     /// <summary>Bytes one layer costs a node during scoring.</summary>
