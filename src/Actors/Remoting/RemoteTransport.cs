@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Google.Protobuf;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Actors.Remoting.Transports;
 using NirvanaCluster.Messages.Framing;
 using NirvanaCluster.Messages.Registry;
 using NirvanaCluster.Messages.Tensors;
@@ -23,10 +22,9 @@ internal sealed class RemoteTransport : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Address, Association> _associations = new();
     private readonly RemoteWatchTable _watches = new();
-    private readonly SocketConnectionContextFactory _socketFactory;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ConcurrentDictionary<Task, byte> _connectionTasks = new();
-    private KestrelListener? _listener;
+    private IRemotingListener? _listener;
     private long _nextTransferId;
 
     private RemoteTransport(ActorSystem system, RemotingOptions options, MessageRegistry registry)
@@ -35,9 +33,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
         Options = options;
         Registry = registry;
         Log = system.Log.ForContext<RemoteTransport>();
-        _socketFactory = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions { MaxReadBufferSize = ReadBufferBytes(options) },
-            NullLogger.Instance);
     }
 
     public ActorSystem System { get; }
@@ -61,8 +56,12 @@ internal sealed class RemoteTransport : IAsyncDisposable
     {
         options.Validate();
         var transport = new RemoteTransport(system, options, registry);
-        transport._listener = await KestrelListener.StartAsync(
-            options.BindHost, options.Port, ReadBufferBytes(options), transport.AcceptAsync, transport.Log, cancellation);
+        var endpoint = new IPEndPoint(await ResolveAsync(options.BindHost, cancellation), options.Port);
+        transport._listener = options.Listener switch
+        {
+            RemotingListener.Kestrel => await KestrelListener.StartAsync(endpoint, ReadBufferBytes(options), transport.AcceptAsync, transport.Log, cancellation),
+            _ => SocketListener.Start(endpoint, transport.AcceptAsync, transport.Log),
+        };
         transport.LocalAddress = new Address(system.Name, options.PublicHost ?? options.BindHost, transport._listener.Port);
         transport.Log.Information("Actor system {System} listening at {Address}", system.Name, transport.LocalAddress);
         return transport;
@@ -224,26 +223,16 @@ internal sealed class RemoteTransport : IAsyncDisposable
     private async Task DialAsync(Association association)
     {
         var target = association.Remote;
-        ConnectionContext? context = null;
+        StreamConnection? link = null;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             timeout.CancelAfter(Options.ConnectTimeout + Options.HandshakeTimeout);
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(target.Host!, target.Port!.Value, timeout.Token);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            context = _socketFactory.Create(socket);
-            var server = await HandshakeProtocol.ConnectAsync(context.Transport, LocalAddress, target, Options.Secret, timeout.Token);
+            link = await StreamConnection.ConnectAsync(target.Host!, target.Port!.Value, timeout.Token);
+            var server = await HandshakeProtocol.ConnectAsync(link.Pipe, LocalAddress, target, Options.Secret, timeout.Token);
             if (server != target)
                 Log.Warning("Dialed {Target} but it calls itself {Canonical}; use the address it reports to avoid a second connection", target, server);
-            var connection = new Connection(this, target, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
+            var connection = new Connection(this, target, link, association.Outbox.Reader, association.Outbox.Writer);
             if (!association.TryAttach(connection))
                 return;
             Log.Information("Connected to {Peer}", target);
@@ -265,26 +254,26 @@ internal sealed class RemoteTransport : IAsyncDisposable
         }
         finally
         {
-            if (context is not null)
-                await CloseGracefullyAsync(context);
+            if (link is not null)
+                await link.DisposeAsync();
         }
     }
 
-    private async Task AcceptAsync(ConnectionContext context)
+    private async Task AcceptAsync(ITransportConnection link)
     {
-        var remote = context.RemoteEndPoint?.ToString() ?? "unknown endpoint";
+        var remote = link.RemoteEndPoint;
         Address peer;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, context.ConnectionClosed);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
-            peer = await HandshakeProtocol.AcceptAsync(context.Transport, LocalAddress, Options.Secret, timeout.Token);
+            peer = await HandshakeProtocol.AcceptAsync(link.Pipe, LocalAddress, Options.Secret, timeout.Token);
         }
         catch (Exception e)
         {
             var reason = e is OperationCanceledException ? $"no complete handshake within {Options.HandshakeTimeout.TotalSeconds:F1} s" : e.Message;
             Log.Warning("Refused connection from {Remote}: {Reason}", remote, reason);
-            await CompleteQuietlyAsync(context); // Kestrel then closes with FIN, so the peer can read the refusal
+            await CompleteQuietlyAsync(link); // then FIN, so the peer can read the refusal
             return;
         }
 
@@ -294,7 +283,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
         {
             if (_associations.TryAdd(peer, association))
             {
-                connection = new Connection(this, peer, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
+                connection = new Connection(this, peer, link, association.Outbox.Reader, association.Outbox.Writer);
                 break;
             }
             if (_associations.TryGetValue(peer, out var existing))
@@ -302,13 +291,13 @@ internal sealed class RemoteTransport : IAsyncDisposable
                 // We dialed them while they dialed us: our dialed connection carries our messages, this one theirs.
                 association = existing;
                 var heartbeats = Channel.CreateUnbounded<Outbound>();
-                connection = new Connection(this, peer, context.Transport, heartbeats.Reader, heartbeats.Writer);
+                connection = new Connection(this, peer, link, heartbeats.Reader, heartbeats.Writer);
                 break;
             }
         }
         if (!association.TryAttach(connection))
         {
-            await CompleteQuietlyAsync(context);
+            await CompleteQuietlyAsync(link);
             return;
         }
         Log.Information("Accepted connection from {Peer} ({Remote})", peer, remote);
@@ -326,28 +315,15 @@ internal sealed class RemoteTransport : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes a dialed connection with FIN; aborts it only when the peer will not take our last bytes.</summary>
-    private static async Task CloseGracefullyAsync(ConnectionContext context)
-    {
-        await CompleteQuietlyAsync(context);
-        try
-        {
-            await context.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
-        }
-        catch (Exception e) when (e is TimeoutException or IOException or SocketException or ObjectDisposedException)
-        {
-            context.Abort();
-        }
-    }
-
-    private static async Task CompleteQuietlyAsync(ConnectionContext context)
+    private static async Task CompleteQuietlyAsync(ITransportConnection link)
     {
         try
         {
-            await context.Transport.Output.CompleteAsync();
-            await context.Transport.Input.CompleteAsync();
+            await link.Pipe.Output.CompleteAsync();
+            await link.ShutdownSendAsync();
+            await link.Pipe.Input.CompleteAsync();
         }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException or SocketException)
         {
             // Already broken: nothing left to complete.
         }
@@ -360,7 +336,9 @@ internal sealed class RemoteTransport : IAsyncDisposable
         _associations.TryRemove(new KeyValuePair<Address, Association>(association.Remote, association));
         if (_shutdown.IsCancellationRequested)
             return;
-        Log.Warning("Node {Peer} is unreachable: {Reason}{Dropped}", association.Remote, reason, dropped > 0 ? $" ({dropped} queued messages dropped)" : "");
+        Log.Warning("Node {Peer} is unreachable: {Reason}", association.Remote, reason);
+        if (dropped > 0)
+            Log.Warning("Dropped {Count} queued messages to {Peer}", dropped, association.Remote);
         _watches.OnAddressLost(association.Remote, $"node {association.Remote} is unreachable: {reason}");
         try
         {
@@ -404,6 +382,16 @@ internal sealed class RemoteTransport : IAsyncDisposable
     }
 
     private static long ReadBufferBytes(RemotingOptions options) => options.MaxFrameBytes + (1L << 20);
+
+    private static async Task<IPAddress> ResolveAsync(string host, CancellationToken cancellation)
+    {
+        if (IPAddress.TryParse(host, out var address))
+            return address;
+        var addresses = await Dns.GetHostAddressesAsync(host, cancellation);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new ArgumentException($"bind host '{host}' resolves to no address", nameof(host));
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,15 @@
 namespace NirvanaCluster.Actors.Remoting;
 
+/// <summary>What accepts inbound connections. Outbound connections always use plain sockets.</summary>
+public enum RemotingListener
+{
+    /// <summary>A plain socket with 1 MiB stream pipes: the fast default for bulk tensors.</summary>
+    Sockets,
+
+    /// <summary>ASP.NET Core Kestrel's socket transport with a raw connection delegate (measured slower; see README).</summary>
+    Kestrel,
+}
+
 /// <summary>How an actor system listens, authenticates and frames its remote traffic. Validated on construction.</summary>
 public sealed record RemotingOptions
 {
@@ -13,6 +23,9 @@ public sealed record RemotingOptions
     }
 
     public ClusterSecret Secret { get; init; }
+
+    /// <summary>What accepts inbound connections.</summary>
+    public RemotingListener Listener { get; init; } = RemotingListener.Sockets;
 
     /// <summary>IP address or host name to listen on; 0.0.0.0 for all interfaces.</summary>
     public string BindHost { get; init; } = "127.0.0.1";

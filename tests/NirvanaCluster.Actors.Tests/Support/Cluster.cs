@@ -33,6 +33,8 @@ public static class TestCluster
         .Register(Shard.Descriptor)
         .Register(StopYourself.Descriptor);
 
+    public static RemotingOptions Options(RemotingListener listener) => Options() with { Listener = listener };
+
     public static Task<ActorSystem> StartAsync(string name, LogCapture? log = null, RemotingOptions? options = null) =>
         ActorSystem.StartAsync(name, options ?? Options(), new ActorSystemOptions { Logger = log?.Logger ?? new LogCapture().Logger, Registry = Registry() });
 }
