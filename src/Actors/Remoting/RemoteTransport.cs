@@ -59,11 +59,11 @@ internal sealed class RemoteTransport : IAsyncDisposable
         var endpoint = new IPEndPoint(await ResolveAsync(options.BindHost, cancellation), options.Port);
         transport._listener = options.Listener switch
         {
-            RemotingListener.Kestrel => await KestrelListener.StartAsync(endpoint, ReadBufferBytes(options), transport.AcceptAsync, transport.Log, cancellation),
-            _ => SocketListener.Start(endpoint, transport.AcceptAsync, transport.Log),
+            RemotingListener.Kestrel => await KestrelListener.StartAsync(endpoint, ReadBufferBytes(options), transport.AcceptAsync, options.Tls, transport.Log, cancellation),
+            _ => SocketListener.Start(endpoint, transport.AcceptAsync, options.Tls, options.HandshakeTimeout, transport.Log),
         };
         transport.LocalAddress = new Address(system.Name, options.PublicHost ?? options.BindHost, transport._listener.Port);
-        transport.Log.Information("Actor system {System} listening at {Address}", system.Name, transport.LocalAddress);
+        transport.Log.Information("Actor system {System} listening at {Address} ({Mode:l})", system.Name, transport.LocalAddress, options.Tls is null ? $"{options.Listener}" : $"{options.Listener}, TLS");
         return transport;
     }
 
@@ -228,7 +228,7 @@ internal sealed class RemoteTransport : IAsyncDisposable
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             timeout.CancelAfter(Options.ConnectTimeout + Options.HandshakeTimeout);
-            link = await StreamConnection.ConnectAsync(target.Host!, target.Port!.Value, timeout.Token);
+            link = await StreamConnection.ConnectAsync(target.Host!, target.Port!.Value, Options.Tls, timeout.Token);
             var server = await HandshakeProtocol.ConnectAsync(link.Pipe, LocalAddress, target, Options.Secret, timeout.Token);
             if (server != target)
                 Log.Warning("Dialed {Target} but it calls itself {Canonical}; use the address it reports to avoid a second connection", target, server);

@@ -27,6 +27,9 @@ public sealed record RemotingOptions
     /// <summary>What accepts inbound connections.</summary>
     public RemotingListener Listener { get; init; } = RemotingListener.Sockets;
 
+    /// <summary>TLS for every connection (accepted and dialed); null for plain TCP. All members must agree.</summary>
+    public RemotingTls? Tls { get; init; }
+
     /// <summary>IP address or host name to listen on; 0.0.0.0 for all interfaces.</summary>
     public string BindHost { get; init; } = "127.0.0.1";
 

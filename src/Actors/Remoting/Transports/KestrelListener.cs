@@ -29,7 +29,7 @@ internal sealed class KestrelListener : IRemotingListener
     public int Port { get; }
 
     public static async Task<KestrelListener> StartAsync(
-        IPEndPoint endpoint, long maxReadBufferBytes, AcceptHandler onAccepted, Serilog.ILogger log, CancellationToken cancellation)
+        IPEndPoint endpoint, long maxReadBufferBytes, AcceptHandler onAccepted, RemotingTls? tls, Serilog.ILogger log, CancellationToken cancellation)
     {
         ListenOptions? listen = null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(KestrelListener).Assembly.GetName().Name });
@@ -48,6 +48,8 @@ internal sealed class KestrelListener : IRemotingListener
             kestrel.Listen(endpoint, options =>
             {
                 listen = options;
+                if (tls is not null)
+                    options.UseHttps(tls.Certificate);
                 options.Run(connection => onAccepted(new KestrelConnection(connection)));
             });
         });

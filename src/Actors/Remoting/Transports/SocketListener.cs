@@ -4,19 +4,23 @@ using Serilog;
 
 namespace NirvanaCluster.Actors.Remoting.Transports;
 
-/// <summary>Accepts TCP connections on a plain socket and serves each as a <see cref="StreamConnection"/>.</summary>
+/// <summary>Accepts TCP connections on a plain socket (TLS when configured) and serves each as a <see cref="StreamConnection"/>.</summary>
 internal sealed class SocketListener : IRemotingListener
 {
     private readonly Socket _socket;
     private readonly AcceptHandler _onAccepted;
+    private readonly RemotingTls? _tls;
+    private readonly TimeSpan _tlsTimeout;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
 
-    private SocketListener(Socket socket, AcceptHandler onAccepted, ILogger log)
+    private SocketListener(Socket socket, AcceptHandler onAccepted, RemotingTls? tls, TimeSpan tlsTimeout, ILogger log)
     {
         _socket = socket;
         _onAccepted = onAccepted;
+        _tls = tls;
+        _tlsTimeout = tlsTimeout;
         _log = log;
         Port = ((IPEndPoint)socket.LocalEndPoint!).Port;
         using (ExecutionContext.SuppressFlow())
@@ -25,14 +29,14 @@ internal sealed class SocketListener : IRemotingListener
 
     public int Port { get; }
 
-    public static SocketListener Start(IPEndPoint endpoint, AcceptHandler onAccepted, ILogger log)
+    public static SocketListener Start(IPEndPoint endpoint, AcceptHandler onAccepted, RemotingTls? tls, TimeSpan tlsTimeout, ILogger log)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             socket.Bind(endpoint);
             socket.Listen(512);
-            return new SocketListener(socket, onAccepted, log);
+            return new SocketListener(socket, onAccepted, tls, tlsTimeout, log);
         }
         catch (SocketException e)
         {
@@ -65,7 +69,20 @@ internal sealed class SocketListener : IRemotingListener
 
     private async Task ServeAsync(Socket socket)
     {
-        var connection = new StreamConnection(socket);
+        var remote = socket.RemoteEndPoint?.ToString() ?? "unknown endpoint";
+        StreamConnection connection;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            timeout.CancelAfter(_tlsTimeout);
+            connection = await StreamConnection.AcceptAsync(socket, _tls, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("Refused connection from {Remote}: TLS failed: {Reason}", remote, e.Message);
+            socket.Dispose();
+            return;
+        }
         try
         {
             await _onAccepted(connection);
