@@ -35,7 +35,7 @@ internal sealed class Connection
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastHeard;
-    private InboundMessage? _inbound;
+    private InboundTensorMessage? _inbound;
     private volatile bool _peerClosed;
 
     public Connection(RemoteTransport transport, Address peer, ITransportConnection link, ChannelReader<Outbound> outbox, ChannelWriter<Outbound> heartbeats)
@@ -199,7 +199,7 @@ internal sealed class Connection
                 if (envelope.Tensors.Count == 0)
                     _transport.DeliverInbound(this, envelope, []);
                 else
-                    _inbound = new InboundMessage(envelope, _options);
+                    _inbound = new InboundTensorMessage(envelope, _options);
                 return null;
             case FrameKind.TensorChunk:
                 var header = TensorChunkHeader.Read(body, out var data);
@@ -295,43 +295,5 @@ internal sealed class Connection
                 _heartbeats.TryWrite(OutboundHeartbeat.Instance);
         }
         return "watchdog stopped";
-    }
-
-    /// <summary>A message whose tensors are still arriving, one tensor at a time in descriptor order.</summary>
-    private sealed class InboundMessage
-    {
-        private readonly RemotingOptions _options;
-        private readonly List<TensorPayload> _tensors = [];
-        private TensorAssembler _current;
-
-        public InboundMessage(Envelope envelope, RemotingOptions options)
-        {
-            if (envelope.Tensors.Count > options.MaxTensorsPerMessage)
-                throw new WireProtocolException($"envelope of {envelope.TypeName} carries {envelope.Tensors.Count} tensors, more than the {options.MaxTensorsPerMessage} allowed");
-            Envelope = envelope;
-            _options = options;
-            _current = Open(0);
-        }
-
-        public Envelope Envelope { get; }
-
-        public IReadOnlyList<TensorPayload> Tensors => _tensors;
-
-        public string CurrentName => _current.Name;
-
-        public void AcceptChunk(TensorChunkHeader header, ReadOnlySequence<byte> data) => _current.AcceptChunk(header, data);
-
-        /// <summary>Closes the current tensor; true when it was the last one.</summary>
-        public bool Complete(TensorEndFrame end)
-        {
-            _tensors.Add(_current.Complete(end));
-            if (_tensors.Count == Envelope.Tensors.Count)
-                return true;
-            _current = Open(_tensors.Count);
-            return false;
-        }
-
-        private TensorAssembler Open(int index) =>
-            new(Envelope.Tensors[index], _options.MaxTensorBytes, _options.MaxFrameBytes - FrameHeader.Size - TensorChunkHeader.Size);
     }
 }

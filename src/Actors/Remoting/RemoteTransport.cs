@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Google.Protobuf;
 using NirvanaCluster.Actors.Core;
 using NirvanaCluster.Actors.Remoting.Transports;
@@ -15,10 +14,11 @@ using Envelope = NirvanaCluster.Messages.Wire.Envelope;
 namespace NirvanaCluster.Actors.Remoting;
 
 /// <summary>
-/// Remote delivery for one actor system: listens (Kestrel), dials (sockets), keeps one association per remote
-/// address, turns messages into envelopes and back, runs remote death watch, and reports lost nodes.
+/// Remote delivery for one actor system: listens (plain sockets or Kestrel), dials (sockets), keeps one association
+/// per remote address, turns messages into envelopes and back, runs remote death watch, and reports lost nodes.
+/// Split by purpose: this file (lifecycle, sending), .Associations (connections), .Inbound (receiving, death watch).
 /// </summary>
-internal sealed class RemoteTransport : IAsyncDisposable
+internal sealed partial class RemoteTransport : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Address, Association> _associations = new();
     private readonly RemoteWatchTable _watches = new();
@@ -111,80 +111,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
     public void SendTerminatedNotice(ActorPath remoteWatcher, ActorRef actor, string reason) =>
         SendSystemMessage(remoteWatcher, new RemoteTerminated { Actor = actor.Path.ToString(), Reason = reason });
 
-    /// <summary>Called by a connection's reader for each complete message; refuses bad ones with a logged reason.</summary>
-    internal void DeliverInbound(Connection from, Envelope envelope, IReadOnlyList<TensorPayload> tensors)
-    {
-        try
-        {
-            if (!ActorPath.TryParse(envelope.Target, out var target))
-                throw new WireProtocolException($"envelope target '{envelope.Target}' is not an actor path");
-            if (target.Address.System != LocalAddress.System || target.Address.Port != LocalAddress.Port)
-                throw new WireProtocolException($"envelope for {envelope.Target} arrived at {LocalAddress}");
-            ActorRef sender = System.DeadLetters;
-            if (envelope.Sender.Length > 0)
-                sender = ActorPath.TryParse(envelope.Sender, out var senderPath)
-                    ? System.Resolve(senderPath)
-                    : throw new WireProtocolException($"envelope sender '{envelope.Sender}' is not an actor path");
-
-            switch (envelope.TypeName)
-            {
-                case var name when name == RemoteWatch.Descriptor.FullName:
-                    OnRemoteWatch(ParseSystem(RemoteWatch.Parser, envelope));
-                    return;
-                case var name when name == RemoteUnwatch.Descriptor.FullName:
-                    OnRemoteUnwatch(ParseSystem(RemoteUnwatch.Parser, envelope));
-                    return;
-                case var name when name == RemoteTerminated.Descriptor.FullName:
-                    OnRemoteTerminated(ParseSystem(RemoteTerminated.Parser, envelope), target);
-                    return;
-            }
-
-            var message = Registry.Parse(envelope.TypeName, envelope.Payload);
-            object delivered = tensors.Count > 0 ? new TensorMessage(message, tensors) : message;
-            System.ResolveLocal(target.LocalPath).Tell(delivered, sender);
-        }
-        catch (WireProtocolException e)
-        {
-            Log.Warning("Refused a message from {Peer}: {Reason}", from.Peer, e.Message);
-        }
-    }
-
-    private void OnRemoteWatch(RemoteWatch watch)
-    {
-        var watcher = ParsePath(watch.Watcher, "RemoteWatch.watcher");
-        var watcheePath = ParsePath(watch.Watchee, "RemoteWatch.watchee");
-        var watcherRef = new RemoteActorRef(this, watcher);
-        if (System.ResolveLocal(watcheePath.LocalPath) is LocalActorRef local)
-        {
-            if (local.Cell.TryAddWatcher(watcherRef, out var reason))
-                _watches.AddInbound(local.Cell, watcherRef);
-            else
-                watcherRef.NotifyTerminated(local, reason);
-        }
-        else
-        {
-            watcherRef.NotifyTerminated(System.Resolve(watcheePath), $"no actor at {watcheePath}");
-        }
-    }
-
-    private void OnRemoteUnwatch(RemoteUnwatch unwatch)
-    {
-        var watcherRef = new RemoteActorRef(this, ParsePath(unwatch.Watcher, "RemoteUnwatch.watcher"));
-        if (System.ResolveLocal(ParsePath(unwatch.Watchee, "RemoteUnwatch.watchee").LocalPath) is LocalActorRef local)
-        {
-            local.Cell.RemoveWatcher(watcherRef);
-            _watches.RemoveInbound(local.Cell, watcherRef);
-        }
-    }
-
-    private void OnRemoteTerminated(RemoteTerminated terminated, ActorPath watcherPath)
-    {
-        var actor = System.Resolve(ParsePath(terminated.Actor, "RemoteTerminated.actor"));
-        var watcher = System.ResolveLocal(watcherPath.LocalPath);
-        if (_watches.RemoveOutbound(actor, watcher))
-            watcher.NotifyTerminated(actor, terminated.Reason);
-    }
-
     private void SendSystemMessage(ActorPath target, IMessage message)
     {
         var envelope = new Envelope { Target = target.ToString(), TypeName = message.Descriptor.FullName, Payload = message.ToByteString() };
@@ -205,151 +131,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
             Log.Debug("Dropping a message to {Address}: its association was just lost", address);
     }
 
-    private Association GetOrDial(Address address)
-    {
-        while (true)
-        {
-            if (_associations.TryGetValue(address, out var existing))
-                return existing;
-            var created = new Association(address);
-            if (_associations.TryAdd(address, created))
-            {
-                Run(() => DialAsync(created));
-                return created;
-            }
-        }
-    }
-
-    private async Task DialAsync(Association association)
-    {
-        var target = association.Remote;
-        StreamConnection? link = null;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
-            timeout.CancelAfter(Options.ConnectTimeout + Options.HandshakeTimeout);
-            link = await StreamConnection.ConnectAsync(target.Host!, target.Port!.Value, Options.Tls, timeout.Token);
-            var server = await HandshakeProtocol.ConnectAsync(link.Pipe, LocalAddress, target, Options.Secret, timeout.Token);
-            if (server != target)
-                Log.Warning("Dialed {Target} but it calls itself {Canonical}; use the address it reports to avoid a second connection", target, server);
-            var connection = new Connection(this, target, link, association.Outbox.Reader, association.Outbox.Writer);
-            if (!association.TryAttach(connection))
-                return;
-            Log.Information("Connected to {Peer}", target);
-            var reason = await connection.RunAsync();
-            Lose(association, reason);
-            await connection.CloseAsync(reason);
-        }
-        catch (Exception e)
-        {
-            var reason = e switch
-            {
-                OperationCanceledException when _shutdown.IsCancellationRequested => "local actor system shutting down",
-                OperationCanceledException => $"could not connect to {target} within {(Options.ConnectTimeout + Options.HandshakeTimeout).TotalSeconds:F1} s",
-                HandshakeRefusedException => e.Message,
-                _ => $"could not connect to {target}: {e.Message}",
-            };
-            Log.Warning("Connection to {Peer} failed: {Reason}", target, reason);
-            Lose(association, reason);
-        }
-        finally
-        {
-            if (link is not null)
-                await link.DisposeAsync();
-        }
-    }
-
-    private async Task AcceptAsync(ITransportConnection link)
-    {
-        var remote = link.RemoteEndPoint;
-        Address peer;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
-            timeout.CancelAfter(Options.HandshakeTimeout);
-            peer = await HandshakeProtocol.AcceptAsync(link.Pipe, LocalAddress, Options.Secret, timeout.Token);
-        }
-        catch (Exception e)
-        {
-            var reason = e is OperationCanceledException ? $"no complete handshake within {Options.HandshakeTimeout.TotalSeconds:F1} s" : e.Message;
-            Log.Warning("Refused connection from {Remote}: {Reason}", remote, reason);
-            await CompleteQuietlyAsync(link); // then FIN, so the peer can read the refusal
-            return;
-        }
-
-        var association = new Association(peer);
-        Connection connection;
-        while (true)
-        {
-            if (_associations.TryAdd(peer, association))
-            {
-                connection = new Connection(this, peer, link, association.Outbox.Reader, association.Outbox.Writer);
-                break;
-            }
-            if (_associations.TryGetValue(peer, out var existing))
-            {
-                // We dialed them while they dialed us: our dialed connection carries our messages, this one theirs.
-                association = existing;
-                var heartbeats = Channel.CreateUnbounded<Outbound>();
-                connection = new Connection(this, peer, link, heartbeats.Reader, heartbeats.Writer);
-                break;
-            }
-        }
-        if (!association.TryAttach(connection))
-        {
-            await CompleteQuietlyAsync(link);
-            return;
-        }
-        Log.Information("Accepted connection from {Peer} ({Remote})", peer, remote);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Track(done.Task);
-        try
-        {
-            var reason = await connection.RunAsync();
-            Lose(association, reason);
-            await connection.CloseAsync(reason);
-        }
-        finally
-        {
-            done.TrySetResult();
-        }
-    }
-
-    private static async Task CompleteQuietlyAsync(ITransportConnection link)
-    {
-        try
-        {
-            await link.Pipe.Output.CompleteAsync();
-            await link.ShutdownSendAsync();
-            await link.Pipe.Input.CompleteAsync();
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException or SocketException)
-        {
-            // Already broken: nothing left to complete.
-        }
-    }
-
-    private void Lose(Association association, string reason)
-    {
-        if (!association.TryMarkLost(reason, out var dropped))
-            return;
-        _associations.TryRemove(new KeyValuePair<Address, Association>(association.Remote, association));
-        if (_shutdown.IsCancellationRequested)
-            return;
-        Log.Warning("Node {Peer} is unreachable: {Reason}", association.Remote, reason);
-        if (dropped > 0)
-            Log.Warning("Dropped {Count} queued messages to {Peer}", dropped, association.Remote);
-        _watches.OnAddressLost(association.Remote, $"node {association.Remote} is unreachable: {reason}");
-        try
-        {
-            AssociationLost?.Invoke(association.Remote, reason);
-        }
-        catch (Exception e)
-        {
-            Log.Error(e, "An AssociationLost handler failed for {Peer}", association.Remote);
-        }
-    }
-
     /// <summary>Starts transport work detached from the caller's context (it may be an actor's handler).</summary>
     private void Run(Func<Task> work)
     {
@@ -365,21 +146,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
 
     private string SenderPath(ActorRef? sender) =>
         sender is null || sender is DeadLettersRef ? "" : sender.Path.ToString();
-
-    private static ActorPath ParsePath(string text, string field) =>
-        ActorPath.TryParse(text, out var path) ? path : throw new WireProtocolException($"{field} '{text}' is not an actor path");
-
-    private static T ParseSystem<T>(MessageParser<T> parser, Envelope envelope) where T : IMessage<T>
-    {
-        try
-        {
-            return parser.ParseFrom(envelope.Payload);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new WireProtocolException($"malformed {envelope.TypeName}: {e.Message}", e);
-        }
-    }
 
     private static long ReadBufferBytes(RemotingOptions options) => options.MaxFrameBytes + (1L << 20);
 
