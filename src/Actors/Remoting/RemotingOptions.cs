@@ -10,11 +10,19 @@ public enum RemotingListener
     Kestrel,
 }
 
-/// <summary>How an actor system listens, authenticates and frames its remote traffic. Validated on construction.</summary>
+/// <summary>
+/// How an actor system listens, authenticates and frames its remote traffic. Each field is checked as it is set;
+/// <see cref="Validate"/> checks them against each other when the system starts.
+/// </summary>
 public sealed record RemotingOptions
 {
     public const int DefaultMaxFrameBytes = 64 << 20;
     public const int DefaultTensorChunkBytes = 1 << 20;
+
+    private int _port;
+    private int _maxFrameBytes = DefaultMaxFrameBytes;
+    private int _tensorChunkBytes = DefaultTensorChunkBytes;
+    private long _maxTensorBytes = int.MaxValue;
 
     public RemotingOptions(ClusterSecret secret)
     {
@@ -71,11 +79,6 @@ public sealed record RemotingOptions
 
     /// <summary>Compute device announced when joining, e.g. "cpu" or "cuda:0".</summary>
     public string Device { get; init; } = "cpu";
-
-    private int _port;
-    private int _maxFrameBytes = DefaultMaxFrameBytes;
-    private int _tensorChunkBytes = DefaultTensorChunkBytes;
-    private long _maxTensorBytes = int.MaxValue;
 
     /// <summary>Cross-field checks; the actor system calls this before listening.</summary>
     public void Validate()
