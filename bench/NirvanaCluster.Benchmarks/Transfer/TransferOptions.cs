@@ -27,7 +27,7 @@ internal sealed record TransferOptions(int TotalMib, int MessageMib, int ChunkKi
                         ? parsed
                         : throw new ArgumentException("--listener needs 'sockets' or 'kestrel'");
                     break;
-                case "transfer": break;
+                case "transfer" or "transfer-peer": break; // the subcommand itself, if passed along
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
