@@ -22,8 +22,8 @@ public static class TestCluster
 
     public static RemotingOptions FastDetection(ClusterSecret? secret = null) => Options(secret) with
     {
-        HeartbeatInterval = TimeSpan.FromMilliseconds(100),
-        UnreachableAfter = TimeSpan.FromMilliseconds(600),
+        HeartbeatInterval = TimeSpan.FromMilliseconds(250),
+        UnreachableAfter = TimeSpan.FromMilliseconds(1500),
     };
 
     /// <summary>The cluster protocol plus the test messages, all but <see cref="Unregistered"/>.</summary>
