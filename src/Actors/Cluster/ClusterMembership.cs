@@ -46,6 +46,8 @@ public sealed class ClusterMembership
     public void Subscribe(ActorRef subscriber)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
+        if (subscriber.Path.Address != _system.Address)
+            throw new ArgumentException($"membership subscribers must be local actors; {subscriber} is not", nameof(subscriber));
         lock (_members)
         {
             _subscribers.Add(subscriber);

@@ -43,12 +43,12 @@ internal sealed class Association(Address remote)
             connections = [.. _connections];
             _connections.Clear();
         }
+        foreach (var connection in connections)
+            connection.Close(reason); // before the outbox ends, so the connection reports this reason, not "outbox closed"
         Outbox.Writer.TryComplete();
         while (Outbox.Reader.TryRead(out var item))
             if (item is OutboundEnvelope)
                 droppedMessages++;
-        foreach (var connection in connections)
-            connection.Close(reason);
         return true;
     }
 }

@@ -37,7 +37,7 @@ public sealed class ClusterSecret
     {
         getEnvironment ??= Environment.GetEnvironmentVariable;
         if (!string.IsNullOrEmpty(filePath))
-            return FromFile(filePath, "--secret-file");
+            return FromFile(filePath, "the given path");
         var fromEnvFile = getEnvironment(FileEnvironmentVariable);
         if (!string.IsNullOrEmpty(fromEnvFile))
             return FromFile(fromEnvFile, FileEnvironmentVariable);

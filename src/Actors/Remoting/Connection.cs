@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Actors.Remoting.Transports;
 using NirvanaCluster.Messages.Framing;
 using NirvanaCluster.Messages.Tensors;
 using NirvanaCluster.Messages.Wire;
@@ -21,8 +22,10 @@ namespace NirvanaCluster.Actors.Remoting;
 internal sealed class Connection
 {
     private const int FlushThresholdBytes = 256 << 10;
+    private const long ProgressWakeBytes = 1 << 20;
 
     private readonly RemoteTransport _transport;
+    private readonly ITransportConnection _link;
     private readonly IDuplexPipe _pipe;
     private readonly ChannelReader<Outbound> _outbox;
     private readonly ChannelWriter<Outbound> _heartbeats;
@@ -32,14 +35,15 @@ internal sealed class Connection
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<string> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _lastHeard;
-    private InboundMessage? _inbound;
+    private InboundTensorMessage? _inbound;
     private volatile bool _peerClosed;
 
-    public Connection(RemoteTransport transport, Address peer, IDuplexPipe pipe, ChannelReader<Outbound> outbox, ChannelWriter<Outbound> heartbeats)
+    public Connection(RemoteTransport transport, Address peer, ITransportConnection link, ChannelReader<Outbound> outbox, ChannelWriter<Outbound> heartbeats)
     {
         _transport = transport;
         Peer = peer;
-        _pipe = pipe;
+        _link = link;
+        _pipe = link.Pipe;
         _outbox = outbox;
         _heartbeats = heartbeats;
         _options = transport.Options;
@@ -58,8 +62,9 @@ internal sealed class Connection
     {
         var token = _stop.Token;
         var loops = new[] { GuardAsync(ReadLoopAsync(token), token), GuardAsync(WriteLoopAsync(token), token), GuardAsync(WatchdogAsync(token), token), _closed.Task };
-        var reason = await await Task.WhenAny(loops);
-        _closed.TrySetResult(reason);
+        var first = await await Task.WhenAny(loops);
+        _closed.TrySetResult(first);
+        var reason = await _closed.Task; // a reason given to Close wins over the loop it made stop
         _stop.Cancel();
         _pipe.Input.CancelPendingRead();
         _pipe.Output.CancelPendingFlush();
@@ -82,6 +87,7 @@ internal sealed class Connection
                 await _pipe.Output.FlushAsync(grace.Token);
             }
             await _pipe.Output.CompleteAsync();
+            await _link.ShutdownSendAsync();
             while (!_peerClosed)
             {
                 var result = await _pipe.Input.ReadAsync(grace.Token);
@@ -134,9 +140,13 @@ internal sealed class Connection
     private async Task<string> ReadLoopAsync(CancellationToken token)
     {
         var input = _pipe.Input;
+        var needed = 1L;
         while (true)
         {
-            var result = await input.ReadAsync(token);
+            // Waiting for the whole pending frame, not for every packet of it, saves hundreds of wake-ups per chunk.
+            var result = _link.WaitsForWholeFrames
+                ? await input.ReadAtLeastAsync((int)Math.Min(needed, int.MaxValue), token)
+                : await input.ReadAsync(token);
             if (result.IsCanceled)
                 return "connection closed locally";
             var buffer = result.Buffer;
@@ -145,8 +155,11 @@ internal sealed class Connection
             string? disconnected = null;
             try
             {
-                while (disconnected is null && FrameHeader.TryRead(ref buffer, _options.MaxFrameBytes, out var kind, out var body))
+                long pending = 1;
+                while (disconnected is null && FrameHeader.TryRead(ref buffer, _options.MaxFrameBytes, out var kind, out var body, out pending))
                     disconnected = HandleFrame(kind, body);
+                // Wake at least every MiB of progress so a huge frame on a slow link still counts as liveness.
+                needed = Math.Clamp(pending, buffer.Length + 1, buffer.Length + ProgressWakeBytes);
             }
             catch (Exception e) when (e is IOException or SocketException or ConnectionResetException)
             {
@@ -186,7 +199,7 @@ internal sealed class Connection
                 if (envelope.Tensors.Count == 0)
                     _transport.DeliverInbound(this, envelope, []);
                 else
-                    _inbound = new InboundMessage(envelope, _options);
+                    _inbound = new InboundTensorMessage(envelope, _options);
                 return null;
             case FrameKind.TensorChunk:
                 var header = TensorChunkHeader.Read(body, out var data);
@@ -282,43 +295,5 @@ internal sealed class Connection
                 _heartbeats.TryWrite(OutboundHeartbeat.Instance);
         }
         return "watchdog stopped";
-    }
-
-    /// <summary>A message whose tensors are still arriving, one tensor at a time in descriptor order.</summary>
-    private sealed class InboundMessage
-    {
-        private readonly RemotingOptions _options;
-        private readonly List<TensorPayload> _tensors = [];
-        private TensorAssembler _current;
-
-        public InboundMessage(Envelope envelope, RemotingOptions options)
-        {
-            if (envelope.Tensors.Count > options.MaxTensorsPerMessage)
-                throw new WireProtocolException($"envelope of {envelope.TypeName} carries {envelope.Tensors.Count} tensors, more than the {options.MaxTensorsPerMessage} allowed");
-            Envelope = envelope;
-            _options = options;
-            _current = Open(0);
-        }
-
-        public Envelope Envelope { get; }
-
-        public IReadOnlyList<TensorPayload> Tensors => _tensors;
-
-        public string CurrentName => _current.Name;
-
-        public void AcceptChunk(TensorChunkHeader header, ReadOnlySequence<byte> data) => _current.AcceptChunk(header, data);
-
-        /// <summary>Closes the current tensor; true when it was the last one.</summary>
-        public bool Complete(TensorEndFrame end)
-        {
-            _tensors.Add(_current.Complete(end));
-            if (_tensors.Count == Envelope.Tensors.Count)
-                return true;
-            _current = Open(_tensors.Count);
-            return false;
-        }
-
-        private TensorAssembler Open(int index) =>
-            new(Envelope.Tensors[index], _options.MaxTensorBytes, _options.MaxFrameBytes - FrameHeader.Size - TensorChunkHeader.Size);
     }
 }

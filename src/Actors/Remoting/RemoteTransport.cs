@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 using Google.Protobuf;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Actors.Remoting.Transports;
 using NirvanaCluster.Messages.Framing;
 using NirvanaCluster.Messages.Registry;
 using NirvanaCluster.Messages.Tensors;
@@ -16,17 +14,17 @@ using Envelope = NirvanaCluster.Messages.Wire.Envelope;
 namespace NirvanaCluster.Actors.Remoting;
 
 /// <summary>
-/// Remote delivery for one actor system: listens (Kestrel), dials (sockets), keeps one association per remote
-/// address, turns messages into envelopes and back, runs remote death watch, and reports lost nodes.
+/// Remote delivery for one actor system: listens (plain sockets or Kestrel), dials (sockets), keeps one association
+/// per remote address, turns messages into envelopes and back, runs remote death watch, and reports lost nodes.
+/// Split by purpose: this file (lifecycle, sending), .Associations (connections), .Inbound (receiving, death watch).
 /// </summary>
-internal sealed class RemoteTransport : IAsyncDisposable
+internal sealed partial class RemoteTransport : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Address, Association> _associations = new();
     private readonly RemoteWatchTable _watches = new();
-    private readonly SocketConnectionContextFactory _socketFactory;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ConcurrentDictionary<Task, byte> _connectionTasks = new();
-    private KestrelListener? _listener;
+    private IRemotingListener? _listener;
     private long _nextTransferId;
 
     private RemoteTransport(ActorSystem system, RemotingOptions options, MessageRegistry registry)
@@ -35,9 +33,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
         Options = options;
         Registry = registry;
         Log = system.Log.ForContext<RemoteTransport>();
-        _socketFactory = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions { MaxReadBufferSize = ReadBufferBytes(options) },
-            NullLogger.Instance);
     }
 
     public ActorSystem System { get; }
@@ -61,10 +56,14 @@ internal sealed class RemoteTransport : IAsyncDisposable
     {
         options.Validate();
         var transport = new RemoteTransport(system, options, registry);
-        transport._listener = await KestrelListener.StartAsync(
-            options.BindHost, options.Port, ReadBufferBytes(options), transport.AcceptAsync, transport.Log, cancellation);
+        var endpoint = new IPEndPoint(await ResolveAsync(options.BindHost, cancellation), options.Port);
+        transport._listener = options.Listener switch
+        {
+            RemotingListener.Kestrel => await KestrelListener.StartAsync(endpoint, ReadBufferBytes(options), transport.AcceptAsync, options.Tls, transport.Log, cancellation),
+            _ => SocketListener.Start(endpoint, transport.AcceptAsync, options.Tls, options.HandshakeTimeout, transport.Log),
+        };
         transport.LocalAddress = new Address(system.Name, options.PublicHost ?? options.BindHost, transport._listener.Port);
-        transport.Log.Information("Actor system {System} listening at {Address}", system.Name, transport.LocalAddress);
+        transport.Log.Information("Actor system {System} listening at {Address} ({Mode:l})", system.Name, transport.LocalAddress, options.Tls is null ? $"{options.Listener}" : $"{options.Listener}, TLS");
         return transport;
     }
 
@@ -112,80 +111,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
     public void SendTerminatedNotice(ActorPath remoteWatcher, ActorRef actor, string reason) =>
         SendSystemMessage(remoteWatcher, new RemoteTerminated { Actor = actor.Path.ToString(), Reason = reason });
 
-    /// <summary>Called by a connection's reader for each complete message; refuses bad ones with a logged reason.</summary>
-    internal void DeliverInbound(Connection from, Envelope envelope, IReadOnlyList<TensorPayload> tensors)
-    {
-        try
-        {
-            if (!ActorPath.TryParse(envelope.Target, out var target))
-                throw new WireProtocolException($"envelope target '{envelope.Target}' is not an actor path");
-            if (target.Address.System != LocalAddress.System || target.Address.Port != LocalAddress.Port)
-                throw new WireProtocolException($"envelope for {envelope.Target} arrived at {LocalAddress}");
-            ActorRef sender = System.DeadLetters;
-            if (envelope.Sender.Length > 0)
-                sender = ActorPath.TryParse(envelope.Sender, out var senderPath)
-                    ? System.Resolve(senderPath)
-                    : throw new WireProtocolException($"envelope sender '{envelope.Sender}' is not an actor path");
-
-            switch (envelope.TypeName)
-            {
-                case var name when name == RemoteWatch.Descriptor.FullName:
-                    OnRemoteWatch(ParseSystem(RemoteWatch.Parser, envelope));
-                    return;
-                case var name when name == RemoteUnwatch.Descriptor.FullName:
-                    OnRemoteUnwatch(ParseSystem(RemoteUnwatch.Parser, envelope));
-                    return;
-                case var name when name == RemoteTerminated.Descriptor.FullName:
-                    OnRemoteTerminated(ParseSystem(RemoteTerminated.Parser, envelope), target);
-                    return;
-            }
-
-            var message = Registry.Parse(envelope.TypeName, envelope.Payload);
-            object delivered = tensors.Count > 0 ? new TensorMessage(message, tensors) : message;
-            System.ResolveLocal(target.LocalPath).Tell(delivered, sender);
-        }
-        catch (WireProtocolException e)
-        {
-            Log.Warning("Refused a message from {Peer}: {Reason}", from.Peer, e.Message);
-        }
-    }
-
-    private void OnRemoteWatch(RemoteWatch watch)
-    {
-        var watcher = ParsePath(watch.Watcher, "RemoteWatch.watcher");
-        var watcheePath = ParsePath(watch.Watchee, "RemoteWatch.watchee");
-        var watcherRef = new RemoteActorRef(this, watcher);
-        if (System.ResolveLocal(watcheePath.LocalPath) is LocalActorRef local)
-        {
-            if (local.Cell.TryAddWatcher(watcherRef, out var reason))
-                _watches.AddInbound(local.Cell, watcherRef);
-            else
-                watcherRef.NotifyTerminated(local, reason);
-        }
-        else
-        {
-            watcherRef.NotifyTerminated(System.Resolve(watcheePath), $"no actor at {watcheePath}");
-        }
-    }
-
-    private void OnRemoteUnwatch(RemoteUnwatch unwatch)
-    {
-        var watcherRef = new RemoteActorRef(this, ParsePath(unwatch.Watcher, "RemoteUnwatch.watcher"));
-        if (System.ResolveLocal(ParsePath(unwatch.Watchee, "RemoteUnwatch.watchee").LocalPath) is LocalActorRef local)
-        {
-            local.Cell.RemoveWatcher(watcherRef);
-            _watches.RemoveInbound(local.Cell, watcherRef);
-        }
-    }
-
-    private void OnRemoteTerminated(RemoteTerminated terminated, ActorPath watcherPath)
-    {
-        var actor = System.Resolve(ParsePath(terminated.Actor, "RemoteTerminated.actor"));
-        var watcher = System.ResolveLocal(watcherPath.LocalPath);
-        if (_watches.RemoveOutbound(actor, watcher))
-            watcher.NotifyTerminated(actor, terminated.Reason);
-    }
-
     private void SendSystemMessage(ActorPath target, IMessage message)
     {
         var envelope = new Envelope { Target = target.ToString(), TypeName = message.Descriptor.FullName, Payload = message.ToByteString() };
@@ -206,172 +131,6 @@ internal sealed class RemoteTransport : IAsyncDisposable
             Log.Debug("Dropping a message to {Address}: its association was just lost", address);
     }
 
-    private Association GetOrDial(Address address)
-    {
-        while (true)
-        {
-            if (_associations.TryGetValue(address, out var existing))
-                return existing;
-            var created = new Association(address);
-            if (_associations.TryAdd(address, created))
-            {
-                Run(() => DialAsync(created));
-                return created;
-            }
-        }
-    }
-
-    private async Task DialAsync(Association association)
-    {
-        var target = association.Remote;
-        ConnectionContext? context = null;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
-            timeout.CancelAfter(Options.ConnectTimeout + Options.HandshakeTimeout);
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(target.Host!, target.Port!.Value, timeout.Token);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            context = _socketFactory.Create(socket);
-            var server = await HandshakeProtocol.ConnectAsync(context.Transport, LocalAddress, target, Options.Secret, timeout.Token);
-            if (server != target)
-                Log.Warning("Dialed {Target} but it calls itself {Canonical}; use the address it reports to avoid a second connection", target, server);
-            var connection = new Connection(this, target, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
-            if (!association.TryAttach(connection))
-                return;
-            Log.Information("Connected to {Peer}", target);
-            var reason = await connection.RunAsync();
-            Lose(association, reason);
-            await connection.CloseAsync(reason);
-        }
-        catch (Exception e)
-        {
-            var reason = e switch
-            {
-                OperationCanceledException when _shutdown.IsCancellationRequested => "local actor system shutting down",
-                OperationCanceledException => $"could not connect to {target} within {(Options.ConnectTimeout + Options.HandshakeTimeout).TotalSeconds:F1} s",
-                HandshakeRefusedException => e.Message,
-                _ => $"could not connect to {target}: {e.Message}",
-            };
-            Log.Warning("Connection to {Peer} failed: {Reason}", target, reason);
-            Lose(association, reason);
-        }
-        finally
-        {
-            if (context is not null)
-                await CloseGracefullyAsync(context);
-        }
-    }
-
-    private async Task AcceptAsync(ConnectionContext context)
-    {
-        var remote = context.RemoteEndPoint?.ToString() ?? "unknown endpoint";
-        Address peer;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, context.ConnectionClosed);
-            timeout.CancelAfter(Options.HandshakeTimeout);
-            peer = await HandshakeProtocol.AcceptAsync(context.Transport, LocalAddress, Options.Secret, timeout.Token);
-        }
-        catch (Exception e)
-        {
-            var reason = e is OperationCanceledException ? $"no complete handshake within {Options.HandshakeTimeout.TotalSeconds:F1} s" : e.Message;
-            Log.Warning("Refused connection from {Remote}: {Reason}", remote, reason);
-            await CompleteQuietlyAsync(context); // Kestrel then closes with FIN, so the peer can read the refusal
-            return;
-        }
-
-        var association = new Association(peer);
-        Connection connection;
-        while (true)
-        {
-            if (_associations.TryAdd(peer, association))
-            {
-                connection = new Connection(this, peer, context.Transport, association.Outbox.Reader, association.Outbox.Writer);
-                break;
-            }
-            if (_associations.TryGetValue(peer, out var existing))
-            {
-                // We dialed them while they dialed us: our dialed connection carries our messages, this one theirs.
-                association = existing;
-                var heartbeats = Channel.CreateUnbounded<Outbound>();
-                connection = new Connection(this, peer, context.Transport, heartbeats.Reader, heartbeats.Writer);
-                break;
-            }
-        }
-        if (!association.TryAttach(connection))
-        {
-            await CompleteQuietlyAsync(context);
-            return;
-        }
-        Log.Information("Accepted connection from {Peer} ({Remote})", peer, remote);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Track(done.Task);
-        try
-        {
-            var reason = await connection.RunAsync();
-            Lose(association, reason);
-            await connection.CloseAsync(reason);
-        }
-        finally
-        {
-            done.TrySetResult();
-        }
-    }
-
-    /// <summary>Closes a dialed connection with FIN; aborts it only when the peer will not take our last bytes.</summary>
-    private static async Task CloseGracefullyAsync(ConnectionContext context)
-    {
-        await CompleteQuietlyAsync(context);
-        try
-        {
-            await context.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
-        }
-        catch (Exception e) when (e is TimeoutException or IOException or SocketException or ObjectDisposedException)
-        {
-            context.Abort();
-        }
-    }
-
-    private static async Task CompleteQuietlyAsync(ConnectionContext context)
-    {
-        try
-        {
-            await context.Transport.Output.CompleteAsync();
-            await context.Transport.Input.CompleteAsync();
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            // Already broken: nothing left to complete.
-        }
-    }
-
-    private void Lose(Association association, string reason)
-    {
-        if (!association.TryMarkLost(reason, out var dropped))
-            return;
-        _associations.TryRemove(new KeyValuePair<Address, Association>(association.Remote, association));
-        if (_shutdown.IsCancellationRequested)
-            return;
-        Log.Warning("Node {Peer} is unreachable: {Reason}{Dropped}", association.Remote, reason, dropped > 0 ? $" ({dropped} queued messages dropped)" : "");
-        _watches.OnAddressLost(association.Remote, $"node {association.Remote} is unreachable: {reason}");
-        try
-        {
-            AssociationLost?.Invoke(association.Remote, reason);
-        }
-        catch (Exception e)
-        {
-            Log.Error(e, "An AssociationLost handler failed for {Peer}", association.Remote);
-        }
-    }
-
     /// <summary>Starts transport work detached from the caller's context (it may be an actor's handler).</summary>
     private void Run(Func<Task> work)
     {
@@ -388,22 +147,17 @@ internal sealed class RemoteTransport : IAsyncDisposable
     private string SenderPath(ActorRef? sender) =>
         sender is null || sender is DeadLettersRef ? "" : sender.Path.ToString();
 
-    private static ActorPath ParsePath(string text, string field) =>
-        ActorPath.TryParse(text, out var path) ? path : throw new WireProtocolException($"{field} '{text}' is not an actor path");
-
-    private static T ParseSystem<T>(MessageParser<T> parser, Envelope envelope) where T : IMessage<T>
-    {
-        try
-        {
-            return parser.ParseFrom(envelope.Payload);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new WireProtocolException($"malformed {envelope.TypeName}: {e.Message}", e);
-        }
-    }
-
     private static long ReadBufferBytes(RemotingOptions options) => options.MaxFrameBytes + (1L << 20);
+
+    private static async Task<IPAddress> ResolveAsync(string host, CancellationToken cancellation)
+    {
+        if (IPAddress.TryParse(host, out var address))
+            return address;
+        var addresses = await Dns.GetHostAddressesAsync(host, cancellation);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+            ?? addresses.FirstOrDefault()
+            ?? throw new ArgumentException($"bind host '{host}' resolves to no address", nameof(host));
+    }
 
     public async ValueTask DisposeAsync()
     {

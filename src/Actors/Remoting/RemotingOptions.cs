@@ -1,10 +1,28 @@
 namespace NirvanaCluster.Actors.Remoting;
 
-/// <summary>How an actor system listens, authenticates and frames its remote traffic. Validated on construction.</summary>
+/// <summary>What accepts inbound connections. Outbound connections always use plain sockets.</summary>
+public enum RemotingListener
+{
+    /// <summary>A plain socket with 1 MiB stream pipes: the fast default for bulk tensors.</summary>
+    Sockets,
+
+    /// <summary>ASP.NET Core Kestrel's socket transport with a raw connection delegate (measured slower; see README).</summary>
+    Kestrel,
+}
+
+/// <summary>
+/// How an actor system listens, authenticates and frames its remote traffic. Each field is checked as it is set;
+/// <see cref="Validate"/> checks them against each other when the system starts.
+/// </summary>
 public sealed record RemotingOptions
 {
     public const int DefaultMaxFrameBytes = 64 << 20;
     public const int DefaultTensorChunkBytes = 1 << 20;
+
+    private int _port;
+    private int _maxFrameBytes = DefaultMaxFrameBytes;
+    private int _tensorChunkBytes = DefaultTensorChunkBytes;
+    private long _maxTensorBytes = int.MaxValue;
 
     public RemotingOptions(ClusterSecret secret)
     {
@@ -13,6 +31,12 @@ public sealed record RemotingOptions
     }
 
     public ClusterSecret Secret { get; init; }
+
+    /// <summary>What accepts inbound connections.</summary>
+    public RemotingListener Listener { get; init; } = RemotingListener.Sockets;
+
+    /// <summary>TLS for every connection (accepted and dialed); null for plain TCP. All members must agree.</summary>
+    public RemotingTls? Tls { get; init; }
 
     /// <summary>IP address or host name to listen on; 0.0.0.0 for all interfaces.</summary>
     public string BindHost { get; init; } = "127.0.0.1";
@@ -55,11 +79,6 @@ public sealed record RemotingOptions
 
     /// <summary>Compute device announced when joining, e.g. "cpu" or "cuda:0".</summary>
     public string Device { get; init; } = "cpu";
-
-    private int _port;
-    private int _maxFrameBytes = DefaultMaxFrameBytes;
-    private int _tensorChunkBytes = DefaultTensorChunkBytes;
-    private long _maxTensorBytes = int.MaxValue;
 
     /// <summary>Cross-field checks; the actor system calls this before listening.</summary>
     public void Validate()

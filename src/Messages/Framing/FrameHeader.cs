@@ -13,10 +13,19 @@ public static class FrameHeader
     /// (buffer untouched); throws <see cref="WireProtocolException"/> for a frame that must close the connection.
     /// The body is a slice of the buffer, valid until the reader advances past it.
     /// </summary>
-    public static bool TryRead(ref ReadOnlySequence<byte> buffer, int maxFrameBytes, out FrameKind kind, out ReadOnlySequence<byte> body)
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, int maxFrameBytes, out FrameKind kind, out ReadOnlySequence<byte> body) =>
+        TryRead(ref buffer, maxFrameBytes, out kind, out body, out _);
+
+    /// <summary>
+    /// As <see cref="TryRead(ref ReadOnlySequence{byte}, int, out FrameKind, out ReadOnlySequence{byte})"/>; when it
+    /// returns false, <paramref name="bytesNeeded"/> is how many buffered bytes would complete the next frame (or its
+    /// header), so a reader can wait for all of them at once instead of waking per network packet.
+    /// </summary>
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, int maxFrameBytes, out FrameKind kind, out ReadOnlySequence<byte> body, out long bytesNeeded)
     {
         kind = default;
         body = default;
+        bytesNeeded = Size;
         if (buffer.Length < Size)
             return false;
 
@@ -31,7 +40,8 @@ public static class FrameHeader
         if (!Enum.IsDefined(kind))
             throw new WireProtocolException($"unknown frame kind {header[4]}, expected 1..6");
 
-        if (buffer.Length < 4 + (long)length)
+        bytesNeeded = 4 + (long)length;
+        if (buffer.Length < bytesNeeded)
             return false;
         body = buffer.Slice(Size, length - 1);
         buffer = buffer.Slice(4 + (long)length);

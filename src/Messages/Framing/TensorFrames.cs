@@ -9,6 +9,7 @@ public static class TensorFrames
 {
     public static TensorDescriptor Describe(TensorPayload tensor, ulong transferId, int chunkSize)
     {
+        RequireLittleEndian();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkSize);
         var descriptor = new TensorDescriptor
         {
@@ -20,6 +21,13 @@ public static class TensorFrames
         };
         descriptor.Shape.AddRange(tensor.Shape);
         return descriptor;
+    }
+
+    /// <summary>Tensor bytes travel as the host lays them out; that is the wire format only on little-endian hosts.</summary>
+    public static void RequireLittleEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("tensor framing sends raw little-endian bytes; big-endian hosts are not supported");
     }
 
     public static int ChunkCount(long byteLength, int chunkSize) => checked((int)((byteLength + chunkSize - 1) / chunkSize));

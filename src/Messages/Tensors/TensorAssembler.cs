@@ -25,6 +25,7 @@ public sealed class TensorAssembler
     public TensorAssembler(TensorDescriptor descriptor, long maxTensorBytes, int maxChunkBytes)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
+        TensorFrames.RequireLittleEndian();
         _descriptor = descriptor;
         var what = $"tensor '{descriptor.Name}' (transfer {descriptor.TransferId})";
         if (string.IsNullOrEmpty(descriptor.Name))

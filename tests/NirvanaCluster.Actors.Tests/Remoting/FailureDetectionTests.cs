@@ -38,7 +38,7 @@ public class FailureDetectionTests
         Assert.Equal(node.Address, unreachable.Member.Address);
         Assert.Contains("no heartbeat", unreachable.Reason);
         Assert.Contains(node.Address.ToString(), unreachable.Reason);
-        // Silent for UnreachableAfter (0.6 s) and noticed at the next check (every 0.1 s); slack for a busy machine.
+        // Silent for UnreachableAfter (1.5 s) and noticed at the next check (every 0.25 s); slack for a busy machine.
         Assert.InRange(detectedAfter, options.UnreachableAfter - 2 * options.HeartbeatInterval, options.UnreachableAfter + TimeSpan.FromSeconds(3));
         var terminated = await shardGone.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Contains(node.Address.ToString(), terminated.Reason);
@@ -56,7 +56,7 @@ public class FailureDetectionTests
 
         await peer.ReadUntilClosedAsync(); // the server's heartbeats arrive, then it gives up on us
 
-        Assert.InRange(silence.Elapsed, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(4));
+        Assert.InRange(silence.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
         await log.WaitForAsync(LogEventLevel.Warning, "unreachable", "no heartbeat from nirvana://raw@127.0.0.1:1");
     }
 

@@ -1,4 +1,5 @@
 using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Actors.Remoting;
 using NirvanaCluster.Actors.Tests.Protos;
 using NirvanaCluster.Actors.Tests.Support;
 using NirvanaCluster.Messages.Framing;
@@ -30,10 +31,12 @@ public class RemoteRoundTripTests
         }
     }
 
-    [Fact]
-    public async Task A_ping_crosses_real_tcp_and_the_pong_comes_back_to_the_sender()
+    [Theory]
+    [InlineData(RemotingListener.Sockets)]
+    [InlineData(RemotingListener.Kestrel)]
+    public async Task A_ping_crosses_real_tcp_and_the_pong_comes_back_to_the_sender(RemotingListener listener)
     {
-        await using var server = await TestCluster.StartAsync("server");
+        await using var server = await TestCluster.StartAsync("server", options: TestCluster.Options(listener));
         await using var client = await TestCluster.StartAsync("client");
         Assert.True(server.Address.Port > 0);
         server.ActorOf(Props.Create(() => new Echo()), "echo");
@@ -76,10 +79,12 @@ public class RemoteRoundTripTests
         Assert.Contains("not in the MessageRegistry", unregistered.Message);
     }
 
-    [Fact]
-    public async Task Large_tensors_arrive_intact_in_checksummed_chunks()
+    [Theory]
+    [InlineData(RemotingListener.Sockets)]
+    [InlineData(RemotingListener.Kestrel)]
+    public async Task Large_tensors_arrive_intact_in_checksummed_chunks(RemotingListener listener)
     {
-        var options = TestCluster.Options() with { TensorChunkBytes = 1 << 20 };
+        var options = TestCluster.Options(listener) with { TensorChunkBytes = 1 << 20 };
         await using var server = await TestCluster.StartAsync("server", options: options);
         await using var client = await TestCluster.StartAsync("client", options: options);
         server.ActorOf(Props.Create(() => new ShardSink()), "sink");

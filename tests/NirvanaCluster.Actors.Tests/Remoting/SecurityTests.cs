@@ -67,11 +67,13 @@ public class SecurityTests
         await AssertStillServesAsync(server);
     }
 
-    [Fact]
-    public async Task A_peer_that_speaks_another_protocol_version_is_told_why_and_disconnected()
+    [Theory]
+    [InlineData(RemotingListener.Sockets)]
+    [InlineData(RemotingListener.Kestrel)]
+    public async Task A_peer_that_speaks_another_protocol_version_is_told_why_and_disconnected(RemotingListener listener)
     {
         var serverLog = new LogCapture();
-        await using var server = await TestCluster.StartAsync("server", serverLog);
+        await using var server = await TestCluster.StartAsync("server", serverLog, TestCluster.Options(listener));
         await using var peer = await RawPeer.ConnectAsync(server.Address);
 
         var hello = new Hello { ProtocolVersion = 99, Address = RawPeer.FakeAddress.ToString(), ClientNonce = ByteString.CopyFrom(new byte[32]) };
@@ -114,11 +116,13 @@ public class SecurityTests
         await AssertStillServesAsync(server);
     }
 
-    [Fact]
-    public async Task Garbage_bytes_before_or_after_the_handshake_do_not_hurt_the_server()
+    [Theory]
+    [InlineData(RemotingListener.Sockets)]
+    [InlineData(RemotingListener.Kestrel)]
+    public async Task Garbage_bytes_before_or_after_the_handshake_do_not_hurt_the_server(RemotingListener listener)
     {
         var serverLog = new LogCapture();
-        await using var server = await TestCluster.StartAsync("server", serverLog);
+        await using var server = await TestCluster.StartAsync("server", serverLog, TestCluster.Options(listener));
         var garbage = new byte[64 << 10];
         new Random(3).NextBytes(garbage);
 

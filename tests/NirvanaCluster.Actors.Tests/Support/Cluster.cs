@@ -22,8 +22,8 @@ public static class TestCluster
 
     public static RemotingOptions FastDetection(ClusterSecret? secret = null) => Options(secret) with
     {
-        HeartbeatInterval = TimeSpan.FromMilliseconds(100),
-        UnreachableAfter = TimeSpan.FromMilliseconds(600),
+        HeartbeatInterval = TimeSpan.FromMilliseconds(250),
+        UnreachableAfter = TimeSpan.FromMilliseconds(1500),
     };
 
     /// <summary>The cluster protocol plus the test messages, all but <see cref="Unregistered"/>.</summary>
@@ -32,6 +32,8 @@ public static class TestCluster
         .Register(Pong.Descriptor)
         .Register(Shard.Descriptor)
         .Register(StopYourself.Descriptor);
+
+    public static RemotingOptions Options(RemotingListener listener) => Options() with { Listener = listener };
 
     public static Task<ActorSystem> StartAsync(string name, LogCapture? log = null, RemotingOptions? options = null) =>
         ActorSystem.StartAsync(name, options ?? Options(), new ActorSystemOptions { Logger = log?.Logger ?? new LogCapture().Logger, Registry = Registry() });
