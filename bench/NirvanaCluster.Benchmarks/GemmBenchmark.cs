@@ -5,8 +5,9 @@ namespace NirvanaCluster.Benchmarks;
 
 /// <summary>
 /// End-to-end GEMM benchmark: for each thread count and shape, GFLOP/s of OpenBLAS and of <see cref="ManagedGemm"/>
-/// (median of a few timed runs after a warm-up; the two backends alternate so machine noise hits both alike), their
-/// ratio, and the largest difference between their outputs relative to the output's scale.
+/// (median of timed runs after a warm-up; each backend's runs back to back, with a pause after OpenBLAS's because its
+/// idle threads spin and would steal cores from whatever runs next), their ratio, and the largest difference between
+/// their outputs relative to the output's scale.
 /// </summary>
 public static class GemmBenchmark
 {
@@ -37,33 +38,43 @@ public static class GemmBenchmark
         var openBlas = OpenBlasGemm.IsAvailable ? new OpenBlasGemm() : null;
         Console.WriteLine($"GEMM benchmark: {Environment.ProcessorCount} logical cores, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, " +
             $"FMA {System.Runtime.Intrinsics.X86.Fma.IsSupported}, OpenBLAS {(openBlas is null ? "absent: " : "")}{OpenBlasGemm.LibraryDescription}; " +
-            $"stories15M rows {storiesTokens}, Llama-3-8B rows {llamaTokens}; median of {options.Repetitions} after 1 warm-up.");
+            $"stories15M rows {storiesTokens}, Llama-3-8B rows {llamaTokens}; median and best of >= {options.Repetitions} runs " +
+            $"after 1 warm-up; {Gemm.EnvironmentVariable} would choose '{Gemm.BackendName}'.");
 
         foreach (var threads in options.Threads)
         {
             if (openBlas is not null) OpenBlasGemm.ThreadCount = threads;
             var managed = new ManagedGemm(threads);
             Console.WriteLine();
-            Console.WriteLine($"threads = {threads} (managed kernel {managed.KernelPath})");
-            Console.WriteLine($"{"model",-11} {"op",-17} {"product",-27} {"GFLOP",7} {"OpenBLAS",9} {"managed",9} {"ratio",6} {"max rel diff",12}");
+            Console.WriteLine($"threads = {threads} (managed kernel {managed.KernelPath}){LoadAverage()}");
+            Console.WriteLine($"{"",-11} {"",-17} {"",-27} {"",7} {"median GFLOP/s",-26} {"best GFLOP/s",-26}");
+            Console.WriteLine($"{"model",-11} {"op",-17} {"product",-27} {"GFLOP",7} {"OpenBLAS",9} {"managed",9} {"ratio",6} " +
+                $"{"OpenBLAS",9} {"managed",9} {"ratio",6} {"max rel diff",12}");
             var ratios = new List<double>();
             foreach (var shape in shapes)
             {
-                var result = Measure(shape, openBlas, managed, options.Repetitions);
-                var ratio = result.OpenBlasGflops > 0 ? result.ManagedGflops / result.OpenBlasGflops : double.NaN;
+                var result = Measure(shape, openBlas, managed, options.Repetitions, options.Quick ? 0.1 : 0.5);
+                var ratio = result.ManagedMedian / result.OpenBlasMedian;
                 if (!double.IsNaN(ratio)) ratios.Add(ratio);
                 Console.WriteLine($"{shape.Model,-11} {shape.Label,-17} {shape.Product,-27} {shape.Flops / 1e9,7:F2} " +
-                    $"{Format(result.OpenBlasGflops),9} {result.ManagedGflops,9:F1} {Format(ratio, "F2"),6} {Format(result.MaxRelativeDifference, "E1"),12}");
+                    $"{Format(result.OpenBlasMedian),9} {result.ManagedMedian,9:F1} {Format(ratio, "F2"),6} " +
+                    $"{Format(result.OpenBlasBest),9} {result.ManagedBest,9:F1} {Format(result.ManagedBest / result.OpenBlasBest, "F2"),6} " +
+                    $"{Format(result.MaxRelativeDifference, "E1"),12}");
             }
             if (ratios.Count > 0)
-                Console.WriteLine($"managed / OpenBLAS: geometric mean {Math.Exp(ratios.Average(Math.Log)):F2}, min {ratios.Min():F2}");
+                Console.WriteLine($"managed / OpenBLAS (medians): geometric mean {Math.Exp(ratios.Average(Math.Log)):F2}, min {ratios.Min():F2}{LoadAverage()}");
         }
         return 0;
     }
 
-    private sealed record Measurement(double OpenBlasGflops, double ManagedGflops, double MaxRelativeDifference);
+    /// <summary>GFLOP/s from the median and from the fastest run; NaN for OpenBLAS when it is absent.</summary>
+    private sealed record Measurement(double OpenBlasMedian, double OpenBlasBest, double ManagedMedian, double ManagedBest,
+        double MaxRelativeDifference);
 
-    private static Measurement Measure(GemmShape shape, IGemm? openBlas, IGemm managed, int repetitions)
+    private const int MaxRepetitions = 25;
+    private static readonly TimeSpan OpenBlasSettle = TimeSpan.FromMilliseconds(500);
+
+    private static Measurement Measure(GemmShape shape, IGemm? openBlas, IGemm managed, int repetitions, double minimumSeconds)
     {
         var (aRows, aCols) = shape.TransA ? (shape.K, shape.M) : (shape.M, shape.K);
         var (bRows, bCols) = shape.TransB ? (shape.N, shape.K) : (shape.K, shape.N);
@@ -76,27 +87,32 @@ public static class GemmBenchmark
         void RunManaged() => managed.Sgemm(shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 1f, a, aCols, b, bCols, 0f, cManaged, shape.N);
         void RunOpenBlas() => openBlas!.Sgemm(shape.TransA, shape.TransB, shape.M, shape.N, shape.K, 1f, a, aCols, b, bCols, 0f, cOpenBlas, shape.N);
 
-        var managedSeconds = new List<double>();
-        var openBlasSeconds = new List<double>();
-        for (var rep = -1; rep < repetitions; rep++)
-        {
-            // rep -1 is the warm-up (JIT, page faults, OpenBLAS thread start); alternate which backend goes first.
-            if (openBlas is not null && rep % 2 != 0) Time(RunOpenBlas, openBlasSeconds, rep);
-            Time(RunManaged, managedSeconds, rep);
-            if (openBlas is not null && rep % 2 == 0) Time(RunOpenBlas, openBlasSeconds, rep);
-        }
+        var managedSeconds = TimeRuns(RunManaged, repetitions, minimumSeconds);
+        var openBlasSeconds = openBlas is null ? null : TimeRuns(RunOpenBlas, repetitions, minimumSeconds);
+        // OpenBLAS's idle threads spin for a while after a call; let them park before anything else is timed.
+        if (openBlas is not null) Thread.Sleep(OpenBlasSettle);
 
         return new Measurement(
-            openBlas is null ? double.NaN : shape.Flops / Median(openBlasSeconds) / 1e9,
+            openBlasSeconds is null ? double.NaN : shape.Flops / Median(openBlasSeconds) / 1e9,
+            openBlasSeconds is null ? double.NaN : shape.Flops / openBlasSeconds.Min() / 1e9,
             shape.Flops / Median(managedSeconds) / 1e9,
+            shape.Flops / managedSeconds.Min() / 1e9,
             cOpenBlas is null ? double.NaN : MaxRelativeDifference(cManaged, cOpenBlas));
     }
 
-    private static void Time(Action run, List<double> seconds, int rep)
+    /// <summary>One warm-up (JIT, page faults, thread start), then at least <paramref name="repetitions"/> timed runs
+    /// and at least <paramref name="minimumSeconds"/> of them in total, so short products get more samples.</summary>
+    private static List<double> TimeRuns(Action run, int repetitions, double minimumSeconds)
     {
-        var watch = Stopwatch.StartNew();
         run();
-        if (rep >= 0) seconds.Add(watch.Elapsed.TotalSeconds);
+        var seconds = new List<double>();
+        while (seconds.Count < repetitions || (seconds.Sum() < minimumSeconds && seconds.Count < MaxRepetitions))
+        {
+            var watch = Stopwatch.StartNew();
+            run();
+            seconds.Add(watch.Elapsed.TotalSeconds);
+        }
+        return seconds;
     }
 
     /// <summary>Largest |x - y| over the largest |y|: both are float results, so ~1e-6 is agreement.</summary>
@@ -123,6 +139,19 @@ public static class GemmBenchmark
         values.Sort();
         var mid = values.Count / 2;
         return values.Count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    }
+
+    /// <summary>", load average 3.1" on Linux: other work on the machine skews the figures, so say how much there was.</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}" : "";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     private static string Format(double value, string format = "F1") => double.IsNaN(value) ? "-" : value.ToString(format);

@@ -2,7 +2,8 @@ namespace NirvanaCluster.Engine.Tensors;
 
 /// <summary>
 /// Portable GEMM in C#: cache-blocked (packed panels of A and B sized for L2 and L1), register-blocked 6x16
-/// micro-kernel (AVX with FMA, 128-bit and scalar fallbacks), multi-threaded over blocks of C.
+/// micro-kernel (AVX with FMA, 128-bit and scalar fallbacks), multi-threaded over blocks of C; products with only
+/// one or two rows (decoding) skip packing (<see cref="GemmSkinny"/>).
 /// The fallback when OpenBLAS is absent; <see cref="NaiveGemm"/> is its oracle.
 /// </summary>
 public sealed unsafe class ManagedGemm : IGemm
@@ -41,6 +42,11 @@ public sealed unsafe class ManagedGemm : IGemm
 
         fixed (float* pa = a, pb = b, pc = c)
         {
+            if (m <= GemmSkinny.MaxRows)
+            {
+                GemmSkinny.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, DegreeOfParallelism);
+                return;
+            }
             new ManagedGemmRun(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc,
                 GemmMicroKernels.Select(KernelPath), DegreeOfParallelism).Execute();
         }
