@@ -29,6 +29,20 @@ public class EvaluateCommandTests
     }
 
     [Fact]
+    public void Perplexity_through_node_processes_equals_the_in_process_one()
+    {
+        using var tiny = new TinyModel(layers: 3);
+        var local = CliRunner.Run("evaluate", "--model", tiny.ModelDir, "--tokens", tiny.Tokens, "--json");
+        var nodes = CliRunner.Run("evaluate", "--model", tiny.ModelDir, "--tokens", tiny.Tokens, "--json", "--nodes", "2");
+        Assert.True(nodes.ExitCode == 0, nodes.Stderr);
+        using var a = JsonDocument.Parse(local.LastLine);
+        using var b = JsonDocument.Parse(nodes.LastLine);
+        Assert.Equal(2, b.RootElement.GetProperty("nodes").GetInt32());
+        Assert.Equal(a.RootElement.GetProperty("datasets")[0].GetProperty("perplexity").GetDouble(),
+            b.RootElement.GetProperty("datasets")[0].GetProperty("perplexity").GetDouble(), 4);
+    }
+
+    [Fact]
     public void Malformed_task_file_names_the_line()
     {
         using var tiny = new TinyModel(layers: 1);

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Coordinator.Cluster;
+using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Tokenizers;
@@ -24,12 +26,15 @@ public static class EvaluateCommand
         var seqLen = new Option<int>("--seq-len") { Description = "Chunk length for --text and sample length for --generated", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed for --generated (keep it apart from calibration seeds)", DefaultValueFactory = _ => 1234 };
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
+        var cluster = new ClusterFlags();
         var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")
         {
             model, reference, text, tokens, generated, tasks, seqLen, seed, json,
         };
-        CliHost.SetHandler(command, parse =>
+        cluster.AddTo(command);
+        CliHost.SetHandler(command, async (parse, cancellation) =>
         {
+            var placement = cluster.Read(parse);
             var texts = parse.GetValue(text) ?? [];
             var tokenFiles = parse.GetValue(tokens) ?? [];
             var generatedCounts = parse.GetValue(generated) ?? [];
@@ -39,8 +44,11 @@ public static class EvaluateCommand
             if (generatedCounts.Any(n => n <= 0)) throw new ArgumentException("--generated must be a positive number of samples");
             var length = parse.GetValue(seqLen);
             if (length < 2) throw new ArgumentException($"--seq-len must be at least 2 (got {length})");
+            if (!placement.InProcess && (parse.GetValue(reference) is not null || taskFiles.Length > 0 || generatedCounts.Length > 0))
+                throw new ArgumentException("with nodes, evaluate computes perplexity through the pipeline; --reference, --tasks and --generated need the models in this process");
             var dir = ModelLocator.Resolve(parse.GetValue(model));
             var referenceDir = parse.GetValue(reference) is { } r ? ModelLocator.Resolve(r) : null;
+            if (!placement.InProcess) return await EvaluateThroughNodesAsync(placement, dir, texts, tokenFiles, length, parse.GetValue(json), cancellation);
             var subject = ShardLoader.LoadAll(dir);
             var dense = referenceDir is null ? null : ShardLoader.LoadAll(referenceDir);
             if (dense is not null && dense.Vocab != subject.Vocab)
@@ -99,5 +107,43 @@ public static class EvaluateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Perplexity through the node actors: the model is never loaded here, each node holds its layers.</summary>
+    private static async Task<int> EvaluateThroughNodesAsync(ClusterOptions placement, string dir, string[] texts, string[] tokenFiles, int length, bool json,
+        CancellationToken cancellation)
+    {
+        using var checkpoint = Checkpoint.Open(dir);
+        var config = checkpoint.Config;
+        var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
+        if (texts.Length > 0)
+        {
+            var tokenizer = TokenizerLoader.Load(dir);
+            foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer, length, f)));
+        }
+        foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, config.VocabSize, equalLength: true)));
+        const int microBatch = 4;
+        await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation);
+        var results = new List<DatasetResult>();
+        foreach (var (name, kind, sequences) in datasets)
+        {
+            PassResult pass;
+            using (var progress = new ProgressLine($"evaluating {name}"))
+                pass = await PipelineRunner.RunAsync(session.Stages, sequences, microBatch, ObjectiveKind.SequenceNll, 4, progress, cancellation);
+            var tokens = (long)sequences.Length * (sequences[0].Length - 1);
+            results.Add(new DatasetResult(name, kind, sequences.Length, tokens, Math.Exp(pass.SequenceNll.Sum() / tokens), null, null));
+        }
+        Console.Out.WriteLine($"model {dir} ({ParameterCounts.Of(config):N0} parameters) on {session.Stages.Count} node(s)");
+        foreach (var d in results)
+            Console.Out.WriteLine($"  {d.Name,-40} perplexity {d.Perplexity,10:F3}  [{d.Sequences} seq, {d.Tokens:N0} tokens]");
+        if (json)
+            JsonOutput.WriteLine(new
+            {
+                model = dir,
+                parameters = ParameterCounts.Of(config),
+                nodes = session.Stages.Count,
+                datasets = results.Select(d => new { name = d.Name, kind = d.Kind, sequences = d.Sequences, tokens = d.Tokens, perplexity = d.Perplexity }),
+            });
+        return 0;
     }
 }
