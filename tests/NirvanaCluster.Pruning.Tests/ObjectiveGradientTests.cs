@@ -28,7 +28,9 @@ public class ObjectiveGradientTests(ITestOutputHelper output)
                 total += probe.Forward(i, sequences[i], null, 1, 6, kind, sequences.Length).Objective;
             return total;
         }
-        Assert.Equal(pass.Objective, Objective(), 5);
+        // The pass groups sequences in micro-batches of 2, the probe one at a time: equal up to float32 summation.
+        var reference = Objective();
+        Assert.True(Math.Abs(pass.Objective - reference) <= 1e-6 * Math.Abs(reference), $"pass objective {pass.Objective} vs {reference}");
         var grads = GradientsOf(worker);
         var rng = new Random(1);
         double maxDiff = 0;
