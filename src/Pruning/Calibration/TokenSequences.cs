@@ -39,24 +39,7 @@ public static class TokenSequences
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"text file {path} does not exist", path);
         if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return File.ReadAllText(path);
-        var documents = new List<string>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                if (!doc.RootElement.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{path}:{lineNumber}: field 'text' must be a string");
-                documents.Add(text.GetString()!);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{lineNumber}: invalid JSON: {e.Message}", e);
-            }
-        }
+        var documents = JsonLines.Read(path, root => JsonLines.RequiredString(root, "text"));
         return string.Join("\n\n", documents);
     }
 

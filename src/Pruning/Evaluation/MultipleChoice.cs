@@ -3,6 +3,7 @@ using System.Text.Json;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Ops;
 using NirvanaCluster.Engine.Tokenizers;
+using NirvanaCluster.Pruning.Calibration;
 
 namespace NirvanaCluster.Pruning.Evaluation;
 
@@ -20,35 +21,16 @@ public static class MultipleChoice
 {
     public static IReadOnlyList<MultipleChoiceItem> Load(string path)
     {
-        var items = new List<MultipleChoiceItem>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        var items = JsonLines.Read(path, root =>
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                string Field(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
-                    ? v.GetString()! : throw new InvalidDataException($"field '{name}' must be a string");
-                var context = Field("context");
-                if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() < 2)
-                    throw new InvalidDataException("field 'choices' must be an array of at least two strings");
-                var list = choices.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? c.GetString()! : throw new InvalidDataException("field 'choices' must hold strings")).ToArray();
-                if (!root.TryGetProperty("gold", out var gold) || !gold.TryGetInt32(out var g) || g < 0 || g >= list.Length)
-                    throw new InvalidDataException($"field 'gold' must be an index into choices [0, {list.Length})");
-                items.Add(new MultipleChoiceItem(context, list, g));
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{lineNumber}: invalid JSON: {e.Message}", e);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}", e);
-            }
-        }
+            var context = JsonLines.RequiredString(root, "context");
+            if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() < 2)
+                throw new InvalidDataException("field 'choices' must be an array of at least two strings");
+            var list = choices.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? c.GetString()! : throw new InvalidDataException("field 'choices' must hold strings")).ToArray();
+            if (!root.TryGetProperty("gold", out var gold) || !gold.TryGetInt32(out var g) || g < 0 || g >= list.Length)
+                throw new InvalidDataException($"field 'gold' must be an index into choices [0, {list.Length})");
+            return new MultipleChoiceItem(context, list, g);
+        });
         if (items.Count == 0) throw new InvalidDataException($"{path}: no questions");
         return items;
     }
