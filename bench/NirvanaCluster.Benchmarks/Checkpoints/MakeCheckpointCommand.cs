@@ -65,7 +65,7 @@ public static class MakeCheckpointCommand
                 case "--kv-heads": kvHeads = PositiveInt(args, ref i); break;
                 case "--ffn": ffn = PositiveInt(args, ref i); break;
                 case "--vocab": vocab = PositiveInt(args, ref i); break;
-                case "--seed": seed = PositiveInt(args, ref i); break;
+                case "--seed": seed = NonNegativeInt(args, ref i); break;
                 case "--force": force = true; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
@@ -91,6 +91,13 @@ public static class MakeCheckpointCommand
         var flag = args[i];
         var text = NextValue(args, ref i);
         return int.TryParse(text, out var value) && value > 0 ? value : throw new ArgumentException($"{flag} expects a positive integer, got '{text}'");
+    }
+
+    private static int NonNegativeInt(string[] args, ref int i)
+    {
+        var flag = args[i];
+        var text = NextValue(args, ref i);
+        return int.TryParse(text, out var value) && value >= 0 ? value : throw new ArgumentException($"{flag} expects a non-negative integer, got '{text}'");
     }
 
     private static string NextValue(string[] args, ref int i)
