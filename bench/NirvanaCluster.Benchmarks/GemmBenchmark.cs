@@ -46,7 +46,7 @@ public static class GemmBenchmark
             if (openBlas is not null) OpenBlasGemm.ThreadCount = threads;
             var managed = new ManagedGemm(threads);
             Console.WriteLine();
-            Console.WriteLine($"threads = {threads} (managed kernel {managed.KernelPath}){LoadAverage()}");
+            Console.WriteLine($"threads = {threads} (managed kernel {managed.KernelPath}){Measurements.LoadAverage()}");
             Console.WriteLine($"{"",-11} {"",-17} {"",-27} {"",7} {"median GFLOP/s",-26} {"best GFLOP/s",-26}");
             Console.WriteLine($"{"model",-11} {"op",-17} {"product",-27} {"GFLOP",7} {"OpenBLAS",9} {"managed",9} {"ratio",6} " +
                 $"{"OpenBLAS",9} {"managed",9} {"ratio",6} {"max rel diff",12}");
@@ -62,7 +62,7 @@ public static class GemmBenchmark
                     $"{Format(result.MaxRelativeDifference, "E1"),12}");
             }
             if (ratios.Count > 0)
-                Console.WriteLine($"managed / OpenBLAS (medians): geometric mean {Math.Exp(ratios.Average(Math.Log)):F2}, min {ratios.Min():F2}{LoadAverage()}");
+                Console.WriteLine($"managed / OpenBLAS (medians): geometric mean {Math.Exp(ratios.Average(Math.Log)):F2}, min {ratios.Min():F2}{Measurements.LoadAverage()}");
         }
         return 0;
     }
@@ -93,9 +93,9 @@ public static class GemmBenchmark
         if (openBlas is not null) Thread.Sleep(OpenBlasSettle);
 
         return new Measurement(
-            openBlasSeconds is null ? double.NaN : shape.Flops / Median(openBlasSeconds) / 1e9,
+            openBlasSeconds is null ? double.NaN : shape.Flops / Measurements.Median(openBlasSeconds) / 1e9,
             openBlasSeconds is null ? double.NaN : shape.Flops / openBlasSeconds.Min() / 1e9,
-            shape.Flops / Median(managedSeconds) / 1e9,
+            shape.Flops / Measurements.Median(managedSeconds) / 1e9,
             shape.Flops / managedSeconds.Min() / 1e9,
             cOpenBlas is null ? double.NaN : MaxRelativeDifference(cManaged, cOpenBlas));
     }
@@ -132,26 +132,6 @@ public static class GemmBenchmark
         var data = GC.AllocateUninitializedArray<float>(length);
         for (var i = 0; i < data.Length; i++) data[i] = random.NextSingle() * 2 - 1;
         return data;
-    }
-
-    private static double Median(List<double> values)
-    {
-        values.Sort();
-        var mid = values.Count / 2;
-        return values.Count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-    }
-
-    /// <summary>", load average 3.1" on Linux: other work on the machine skews the figures, so say how much there was.</summary>
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.Exists("/proc/loadavg") ? $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}" : "";
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 
     private static string Format(double value, string format = "F1") => double.IsNaN(value) ? "-" : value.ToString(format);

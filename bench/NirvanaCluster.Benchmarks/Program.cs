@@ -1,3 +1,7 @@
+using NirvanaCluster.Benchmarks.Checkpoints;
+using NirvanaCluster.Benchmarks.Model;
+using NirvanaCluster.Benchmarks.Transfer;
+
 namespace NirvanaCluster.Benchmarks;
 
 /// <summary>
@@ -9,6 +13,12 @@ public static class Program
     private static readonly Dictionary<string, (string Summary, Func<string[], int> Run)> Commands = new(StringComparer.OrdinalIgnoreCase)
     {
         ["gemm"] = ("GFLOP/s of OpenBLAS vs the managed GEMM at stories15M and Llama-3-8B shapes. " + GemmBenchmark.Usage, GemmBenchmark.Run),
+        ["model"] = ("Tokens/s of forward and forward+backward (NIRVANA objective) on a stories15M-shaped model, and time outside GEMM, per backend. "
+            + ModelBenchmark.Usage, ModelBenchmark.Run),
+        ["make-checkpoint"] = ("Writes a random Llama checkpoint folder (input of bench/scripts/cluster-prune.sh). " + MakeCheckpointCommand.Usage,
+            MakeCheckpointCommand.Run),
+        ["transfer"] = ("Tensor transfer throughput between two actor systems over loopback. " + TransferOptions.Usage, TransferBenchmark.Run),
+        ["transfer-peer"] = ("The sending side of transfer, started by it as a child process.", TransferBenchmark.RunPeer),
     };
 
     public static int Main(string[] args)
@@ -31,6 +41,6 @@ public static class Program
     {
         Console.WriteLine("usage: NirvanaCluster.Benchmarks COMMAND [options]");
         foreach (var (name, (summary, _)) in Commands.OrderBy(c => c.Key))
-            Console.WriteLine($"  {name,-10} {summary}");
+            Console.WriteLine($"  {name,-16} {summary}");
     }
 }
