@@ -74,6 +74,27 @@ public class ObjectiveGradientTests(ITestOutputHelper output)
         Assert.Equal([1, 0], arg);
     }
 
+    [Theory]
+    [InlineData(1, 8)]
+    [InlineData(5, 19)]
+    [InlineData(9, 67)]
+    public void Vectorized_column_max_matches_a_naive_scan_including_ties(int positions, int vocab)
+    {
+        var rng = new Random(positions * 100 + vocab);
+        // Few distinct values, so ties are common and the earliest-position rule is exercised in every lane.
+        var logits = Enumerable.Range(0, positions * vocab).Select(_ => (float)rng.Next(4)).ToArray();
+        var max = new float[vocab];
+        var arg = new int[vocab];
+        MaxLogitObjective.ColumnMax(logits, positions, vocab, max, arg);
+        for (var v = 0; v < vocab; v++)
+        {
+            var best = 0;
+            for (var t = 1; t < positions; t++) if (logits[t * vocab + v] > logits[best * vocab + v]) best = t;
+            Assert.Equal(best, arg[v]);
+            Assert.Equal(logits[best * vocab + v], max[v]);
+        }
+    }
+
     internal static LayerWeights[] GradientsOf(ShardWorker worker)
     {
         var field = typeof(ShardWorker).GetField("_grads", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;

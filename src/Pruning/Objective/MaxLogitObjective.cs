@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using NirvanaCluster.Engine.Model;
 
 namespace NirvanaCluster.Pruning.Objective;
@@ -41,15 +42,26 @@ public sealed class MaxLogitObjective(int totalSequences) : IHeadObjective
         return total;
     }
 
-    /// <summary>Column-wise max over T rows of logits[T, V]; ties go to the earliest position.</summary>
+    /// <summary>Column-wise max over T rows of logits[T, V]; ties go to the earliest position (a strict compare).</summary>
     internal static void ColumnMax(ReadOnlySpan<float> logits, int positions, int vocab, Span<float> max, Span<int> argMax)
     {
         logits[..vocab].CopyTo(max);
         argMax.Clear();
+        var lanes = Vector256<float>.Count;
         for (var t = 1; t < positions; t++)
         {
             var row = logits.Slice(t * vocab, vocab);
-            for (var v = 0; v < vocab; v++)
+            var position = Vector256.Create(t);
+            var v = 0;
+            for (; v <= vocab - lanes; v += lanes)
+            {
+                var value = Vector256.Create(row.Slice(v, lanes));
+                var best = Vector256.Create(max.Slice(v, lanes));
+                var greater = Vector256.GreaterThan(value, best);
+                Vector256.Max(value, best).CopyTo(max.Slice(v, lanes));
+                Vector256.ConditionalSelect(greater.AsInt32(), position, Vector256.Create((ReadOnlySpan<int>)argMax.Slice(v, lanes))).CopyTo(argMax.Slice(v, lanes));
+            }
+            for (; v < vocab; v++)
                 if (row[v] > max[v]) { max[v] = row[v]; argMax[v] = t; }
         }
     }
