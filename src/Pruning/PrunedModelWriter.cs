@@ -63,7 +63,7 @@ public static class PrunedModelWriter
             File.WriteAllText(planPath, PlanJson.Serialize(plan, inputs.PlanExtras));
             var chartPath = Path.Combine(staging.FullName, "kept-fraction.svg");
             File.WriteAllText(chartPath, KeptFractionChart.Render(plan,
-                $"NIRVANA {plan.Method}, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}: kept fraction per layer"));
+                $"Kept fraction per layer: method {plan.Method}, {plan.Allocation} allocation, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}"));
             var reportPath = Path.Combine(staging.FullName, "report.md");
             File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
                 inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));

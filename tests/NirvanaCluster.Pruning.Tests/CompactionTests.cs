@@ -104,6 +104,9 @@ public class CompactionTests(ITestOutputHelper output)
         output.WriteLine($"layer parameters removed: {removed:P1}");
         Assert.InRange(removed, 0.3, 0.45);
         Assert.Equal(ParameterCounts.Of(result.PrunedConfig), plan.ParametersAfter);
+        // The budget removes ~sparsity of the projection weights (rounding to multiples of 8 keeps a little more).
+        output.WriteLine($"projection weights removed: {plan.ProjectionSparsity:P1}");
+        Assert.InRange(plan.ProjectionSparsity, 0.4 - 0.06, 0.4);
     }
 
     private static int[] Subset(Random rng, int count, int take) =>

@@ -100,8 +100,8 @@ public static class PruneCommand
                 else
                     PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
                 var plan = result.Plan;
-                Console.Out.WriteLine($"pruned {dir} -> {outputDir}: parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} " +
-                                      $"({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
+                Console.Out.WriteLine($"pruned {dir} -> {outputDir}: attention+MLP weights {plan.ProjectionSparsity:P1} removed, " +
+                                      $"parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
                                       $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
                 Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
                 return 0;

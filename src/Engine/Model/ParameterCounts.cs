@@ -12,6 +12,18 @@ public static class ParameterCounts
         return total;
     }
 
+    /// <summary>The attention and MLP projection weights of every layer: what a pruning sparsity is a fraction of.</summary>
+    public static long Projections(LlamaConfig c)
+    {
+        long total = 0;
+        for (var i = 0; i < c.NumHiddenLayers; i++)
+        {
+            long d = c.HiddenSize, q = (long)c.HeadsOf(i) * c.HeadDim, kv = (long)c.KvHeadsOf(i) * c.HeadDim;
+            total += 2 * d * q + 2 * d * kv + 3 * d * c.FfnOf(i);
+        }
+        return total;
+    }
+
     public static long Layer(LlamaConfig c, int layer)
     {
         long d = c.HiddenSize, q = (long)c.HeadsOf(layer) * c.HeadDim, kv = (long)c.KvHeadsOf(layer) * c.HeadDim, f = c.FfnOf(layer);

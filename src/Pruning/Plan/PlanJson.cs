@@ -21,6 +21,9 @@ public static class PlanJson
             ["mlp_threshold"] = Number(plan.MlpThreshold),
             ["parameters_before"] = plan.ParametersBefore,
             ["parameters_after"] = plan.ParametersAfter,
+            ["projection_weights_before"] = plan.ProjectionWeightsBefore,
+            ["projection_weights_after"] = plan.ProjectionWeightsAfter,
+            ["projection_sparsity"] = plan.ProjectionSparsity,
             ["kept_kv_groups_total"] = plan.KeptKvGroups,
             ["kept_mlp_neurons_total"] = plan.KeptNeurons,
         };

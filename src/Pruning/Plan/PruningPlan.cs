@@ -23,8 +23,13 @@ public sealed record PruningPlan(
     double MlpThreshold,
     long ParametersBefore,
     long ParametersAfter,
+    long ProjectionWeightsBefore,
+    long ProjectionWeightsAfter,
     IReadOnlyList<LayerPlan> Layers)
 {
+    /// <summary>The fraction of attention+MLP projection weights removed: what --sparsity asks for.</summary>
+    public double ProjectionSparsity => 1 - (double)ProjectionWeightsAfter / ProjectionWeightsBefore;
+
     public int KeptKvGroups => Layers.Sum(l => l.KeptKvGroups.Length);
     public int KeptNeurons => Layers.Sum(l => l.KeptMlpNeurons.Length);
 }

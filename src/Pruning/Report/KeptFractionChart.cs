@@ -9,7 +9,7 @@ public static class KeptFractionChart
 {
     public static string Render(PruningPlan plan, string title)
     {
-        const int width = 760, height = 320, left = 56, right = 16, top = 44, bottom = 48;
+        const int width = 760, height = 330, left = 56, right = 16, top = 60, bottom = 44;
         var layers = plan.Layers;
         var plotWidth = width - left - right;
         var plotHeight = height - top - bottom;
@@ -38,8 +38,9 @@ public static class KeptFractionChart
                 svg.Append(inv, $"<text x=\"{x + bar:F1}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{l.Layer}</text>\n");
         }
         svg.Append(inv, $"<text x=\"{left + plotWidth / 2}\" y=\"{height - 10}\" text-anchor=\"middle\">layer</text>\n");
-        svg.Append(inv, $"<rect x=\"{width - 220}\" y=\"28\" width=\"10\" height=\"10\" fill=\"#4c78a8\"/><text x=\"{width - 206}\" y=\"37\">attention (KV groups kept)</text>\n");
-        svg.Append(inv, $"<rect x=\"{width - 220}\" y=\"{height - 38}\" width=\"10\" height=\"10\" fill=\"#f58518\"/><text x=\"{width - 206}\" y=\"{height - 29}\">MLP (neurons kept)</text>\n");
+        // The legend sits in its own row between the title and the plot, so it never covers a bar or a label.
+        svg.Append(inv, $"<rect x=\"{left}\" y=\"32\" width=\"10\" height=\"10\" fill=\"#4c78a8\"/><text x=\"{left + 14}\" y=\"41\">attention (KV groups kept)</text>\n");
+        svg.Append(inv, $"<rect x=\"{left + 200}\" y=\"32\" width=\"10\" height=\"10\" fill=\"#f58518\"/><text x=\"{left + 214}\" y=\"41\">MLP (neurons kept)</text>\n");
         svg.Append("</svg>\n");
         return svg.ToString();
     }

@@ -16,7 +16,8 @@ public static class PruningReport
         md.Append(inv, $"| sparsity | {plan.Sparsity:0.###} |\n| gamma | {plan.Gamma:0.###} |\n| calibration | {calibration} |\n");
         md.Append(inv, $"| KV groups pruned (budget) | {plan.Layers.Sum(l => l.KvGroupsBefore) - plan.KeptKvGroups} ({plan.AttentionUnitsToPrune}) |\n");
         md.Append(inv, $"| MLP neurons pruned (budget) | {plan.Layers.Sum(l => l.NeuronsBefore) - plan.KeptNeurons} ({plan.MlpNeuronsToPrune}) |\n");
-        md.Append(inv, $"| parameters | {plan.ParametersBefore:N0} → {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer) |\n");
+        md.Append(inv, $"| attention+MLP weights | {plan.ProjectionWeightsBefore:N0} → {plan.ProjectionWeightsAfter:N0} ({plan.ProjectionSparsity:P1} removed) |\n");
+        md.Append(inv, $"| all parameters | {plan.ParametersBefore:N0} → {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer) |\n");
         md.Append(inv, $"| wall time | {elapsed.TotalSeconds:F1} s |\n\n");
         md.Append(inv, $"![kept fraction per layer]({chartFile})\n\n");
         md.Append("| layer | KV groups kept | query heads kept | MLP neurons kept | attention kept | MLP kept |\n|---:|---:|---:|---:|---:|---:|\n");
