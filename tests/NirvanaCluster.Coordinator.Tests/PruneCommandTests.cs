@@ -37,6 +37,34 @@ public class PruneCommandTests
     }
 
     [Fact]
+    public void Calibration_search_keeps_the_seed_whose_pruned_model_has_the_lowest_kl()
+    {
+        using var tiny = new TinyModel();
+        var output = tiny.PathIn("searched");
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", "generated", "--samples", "4", "--seq-len", "16",
+            "--sparsity", "0.4", "--gamma", "1", "--calibration-seeds", "1", "2", "3", "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var plan = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "pruning-plan.json")));
+        var candidates = plan.RootElement.GetProperty("calibration_search").EnumerateArray()
+            .Select(c => (Seed: c.GetProperty("seed").GetInt32(), Kl: c.GetProperty("kl").GetDouble())).ToArray();
+        Assert.Equal([1, 2, 3], candidates.Select(c => c.Seed));
+        Assert.All(candidates, c => Assert.True(c.Kl > 0));
+        Assert.Equal(candidates.MinBy(c => c.Kl).Seed, plan.RootElement.GetProperty("seed").GetInt32());
+
+        // The chosen seed's plan is exactly what a plain prune with that seed produces.
+        var direct = tiny.PathIn("direct");
+        var chosen = plan.RootElement.GetProperty("seed").GetInt32().ToString();
+        Assert.Equal(0, CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", "generated", "--samples", "4", "--seq-len", "16",
+            "--sparsity", "0.4", "--gamma", "1", "--seed", chosen, "--output", direct).ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(direct, "model.safetensors")), File.ReadAllBytes(Path.Combine(output, "model.safetensors")));
+
+        var refused = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4",
+            "--calibration-seeds", "1", "2", "--output", tiny.PathIn("refused"));
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("token file is used as given", refused.Stderr);
+    }
+
+    [Fact]
     public void An_existing_output_is_refused_unless_forced()
     {
         using var tiny = new TinyModel(layers: 2);

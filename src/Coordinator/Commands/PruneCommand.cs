@@ -28,11 +28,17 @@ public static class PruneCommand
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var calibrationSeeds = new Option<int[]>("--calibration-seeds")
+        {
+            Description = "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
         };
+        command.Options.Add(calibrationSeeds);
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
@@ -61,9 +67,17 @@ public static class PruneCommand
                 : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
             if (spec == CalibrationLoader.Generated && !clusterOptions.InProcess && options.Method.NeedsGradients())
                 throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
-            var (sequences, description) = options.Method.NeedsGradients()
+            var seeds = parse.GetValue(calibrationSeeds) ?? [];
+            if (seeds.Length > 0)
+            {
+                if (!clusterOptions.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
+                if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
+                if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
+            }
+            var (sequences, description) = options.Method.NeedsGradients() && seeds.Length == 0
                 ? CalibrationLoader.Load(spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), options.Seed)
-                : ([], "none (the criterion needs no data)");
+                : ([], seeds.Length > 0 ? "searched" : "none (the criterion needs no data)");
 
             var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
             await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
@@ -71,13 +85,22 @@ public static class PruneCommand
             {
                 var job = new PruneJob(config, stages, options);
                 PruneResult result;
-                using (var progress = new ProgressLine("calibration"))
-                    result = await job.PlanAsync(sequences, progress, cancellation);
+                CalibrationSearch.Outcome? search = null;
+                if (seeds.Length > 0)
+                {
+                    search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), stages, options, cancellation);
+                    result = search.Best;
+                    description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
+                }
+                else
+                    using (var progress = new ProgressLine("calibration"))
+                        result = await job.PlanAsync(sequences, progress, cancellation);
                 var extras = new Dictionary<string, object?>
                 {
                     ["model"] = dir,
                     ["calibration"] = description,
-                    ["seed"] = options.Seed,
+                    ["seed"] = search?.Chosen.Seed ?? options.Seed,
+                    ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
                     ["objective"] = result.Calibration?.Objective,
                     ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
                     ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),

@@ -52,6 +52,14 @@ public static class Compactor
         return result;
     }
 
+    /// <summary>A whole model compacted in memory (embedding, norm and head shared with the dense one).</summary>
+    public static LlamaShard CompactModel(LlamaShard whole, IReadOnlyList<LayerPlan> layers)
+    {
+        if (!whole.HasEmbedding || !whole.HasHead || whole.FirstLayer != 0) throw new ArgumentException("CompactModel needs the whole model in one shard");
+        var config = PrunedConfig(whole.Config, layers);
+        return new LlamaShard(config, 0, whole.Layers.Select(l => Compact(l, layers[l.Index])).ToArray(), whole.EmbedTokens, whole.FinalNorm, whole.LmHead);
+    }
+
     /// <summary>The pruned model's config: per-layer sizes in the authors' fields and ours.</summary>
     public static LlamaConfig PrunedConfig(LlamaConfig config, IReadOnlyList<LayerPlan> layers)
     {

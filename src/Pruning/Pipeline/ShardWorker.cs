@@ -9,7 +9,7 @@ namespace NirvanaCluster.Pruning.Pipeline;
 /// <summary>
 /// Everything a node does with its shard, free of transport: forward with tapes kept per micro-batch in flight,
 /// backward that accumulates weight gradients, unit scores, compaction, and evaluation at the head. Not
-/// thread-safe: one caller at a time (the node actor's mailbox, or <see cref="LocalStage"/>'s lock).
+/// thread-safe: one caller at a time (the node actor's mailbox, or <see cref="LocalStage"/>'s single reader).
 /// Backward must visit micro-batches in ascending order so that gradient sums are bitwise reproducible.
 /// </summary>
 public sealed class ShardWorker
