@@ -82,53 +82,51 @@ public static class PruneCommand
             var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
             await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
             IReadOnlyList<IStage> stages = session.Stages;
+            var job = new PruneJob(config, stages, options);
+            PruneResult result;
+            CalibrationSearch.Outcome? search = null;
+            if (seeds.Length > 0)
             {
-                var job = new PruneJob(config, stages, options);
-                PruneResult result;
-                CalibrationSearch.Outcome? search = null;
-                if (seeds.Length > 0)
-                {
-                    search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), stages, options, cancellation);
-                    result = search.Best;
-                    description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
-                }
-                else
-                    using (var progress = new ProgressLine("calibration"))
-                        result = await job.PlanAsync(sequences, progress, cancellation);
-                var extras = new Dictionary<string, object?>
-                {
-                    ["model"] = dir,
-                    ["calibration"] = description,
-                    ["seed"] = search?.Chosen.Seed ?? options.Seed,
-                    ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
-                    ["objective"] = result.Calibration?.Objective,
-                    ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
-                    ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
-                };
-                var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
-                if (clusterOptions.SharedOutput)
-                    PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
-                    {
-                        // Each node writes its own shard file at once; the weight map names the file of every tensor.
-                        var files = session.Stages.Select((stage, i) =>
-                        {
-                            var file = ClusterSession.ShardFileName(i, session.Stages.Count);
-                            stage.SharedOutputFile = Path.Combine(staging, file);
-                            stage.SharedOutputDType = storage.SafeTensorsName();
-                            return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
-                        }).ToArray();
-                        Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
-                        return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
-                    }, clock.Elapsed);
-                else
-                    PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
-                var plan = result.Plan;
-                Console.Out.WriteLine($"pruned {dir} -> {outputDir}: attention+MLP weights {plan.ProjectionSparsity:P1} removed, " +
-                                      $"parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
-                                      $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
-                Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
-                return 0;
+                search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), stages, options, cancellation);
+                result = search.Best;
+                description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
             }
+            else
+                using (var progress = new ProgressLine("calibration"))
+                    result = await job.PlanAsync(sequences, progress, cancellation);
+            var extras = new Dictionary<string, object?>
+            {
+                ["model"] = dir,
+                ["calibration"] = description,
+                ["seed"] = search?.Chosen.Seed ?? options.Seed,
+                ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
+                ["objective"] = result.Calibration?.Objective,
+                ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
+                ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
+            };
+            var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
+            if (clusterOptions.SharedOutput)
+                PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
+                {
+                    // Each node writes its own shard file at once; the weight map names the file of every tensor.
+                    var files = session.Stages.Select((stage, i) =>
+                    {
+                        var file = ClusterSession.ShardFileName(i, session.Stages.Count);
+                        stage.SharedOutputFile = Path.Combine(staging, file);
+                        stage.SharedOutputDType = storage.SafeTensorsName();
+                        return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
+                    }).ToArray();
+                    Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
+                    return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
+                }, clock.Elapsed);
+            else
+                PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+            var plan = result.Plan;
+            Console.Out.WriteLine($"pruned {dir} -> {outputDir}: attention+MLP weights {plan.ProjectionSparsity:P1} removed, " +
+                                  $"parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
+                                  $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
+            Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
+            return 0;
         });
         return command;
     }
