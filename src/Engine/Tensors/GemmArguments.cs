@@ -28,6 +28,20 @@ internal static class GemmArguments
     }
 
     /// <summary>Elements a row-major [rows, cols] matrix with row stride <paramref name="ld"/> spans.</summary>
+    /// <summary>
+    /// Validates, then answers the cases with no product to form (m or n is 0; k is 0 or alpha is 0: C = beta C)
+    /// so that no backend needs to: BLAS rejects lda = 0 even when K = 0 and prints to stderr. True when handled.
+    /// </summary>
+    public static bool ValidateAndHandleDegenerate(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return true;
+        if (k != 0 && alpha != 0) return false;
+        ScaleOutput(beta, c, m, n, ldc);
+        return true;
+    }
+
     public static long RequiredLength(int rows, int cols, int ld)
         => rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
 

@@ -32,13 +32,7 @@ public sealed unsafe class ManagedGemm : IGemm
         float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         float beta, Span<float> c, int ldc)
     {
-        GemmArguments.Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0)
-        {
-            GemmArguments.ScaleOutput(beta, c, m, n, ldc);
-            return;
-        }
+        if (GemmArguments.ValidateAndHandleDegenerate(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
 
         fixed (float* pa = a, pb = b, pc = c)
         {

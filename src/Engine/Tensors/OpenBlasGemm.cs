@@ -49,14 +49,7 @@ public sealed unsafe class OpenBlasGemm : IGemm
         float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         float beta, Span<float> c, int ldc)
     {
-        GemmArguments.Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
-        if (m == 0 || n == 0) return;
-        // BLAS rejects lda = 0 even when K = 0 and prints to stderr; answer the degenerate cases here.
-        if (k == 0 || alpha == 0)
-        {
-            GemmArguments.ScaleOutput(beta, c, m, n, ldc);
-            return;
-        }
+        if (GemmArguments.ValidateAndHandleDegenerate(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
 
         var sgemm = OpenBlasNative.Resolved!.Sgemm;
         fixed (float* pa = a, pb = b, pc = c)
