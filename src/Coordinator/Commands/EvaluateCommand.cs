@@ -55,9 +55,7 @@ public static class EvaluateCommand
                 throw new ArgumentException($"--reference has a vocabulary of {dense.Vocab}, the model {subject.Vocab}");
             var tokenizer = texts.Length + taskFiles.Length > 0 ? TokenizerLoader.Load(dir) : null;
 
-            var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
-            foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer!, length, f)));
-            foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, subject.Vocab, equalLength: false)));
+            var datasets = FileDatasets(texts, tokenFiles, tokenizer, subject.Vocab, length, equalLength: false);
             foreach (var n in generatedCounts)
             {
                 var source = dense ?? subject;
@@ -109,19 +107,24 @@ public static class EvaluateCommand
         return command;
     }
 
+    /// <summary>The datasets named by --text (chunked) and --tokens files, in that order.</summary>
+    private static List<(string Name, string Kind, int[][] Sequences)> FileDatasets(string[] texts, string[] tokenFiles, ITokenizer? tokenizer,
+        int vocab, int length, bool equalLength)
+    {
+        var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
+        foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer!, length, f)));
+        foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, vocab, equalLength)));
+        return datasets;
+    }
+
     /// <summary>Perplexity through the node actors: the model is never loaded here, each node holds its layers.</summary>
     private static async Task<int> EvaluateThroughNodesAsync(ClusterOptions placement, string dir, string[] texts, string[] tokenFiles, int length, bool json,
         CancellationToken cancellation)
     {
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
-        var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
-        if (texts.Length > 0)
-        {
-            var tokenizer = TokenizerLoader.Load(dir);
-            foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer, length, f)));
-        }
-        foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, config.VocabSize, equalLength: true)));
+        // The pipeline runs micro-batches of one length, so token files must have equal rows here.
+        var datasets = FileDatasets(texts, tokenFiles, texts.Length > 0 ? TokenizerLoader.Load(dir) : null, config.VocabSize, length, equalLength: true);
         const int microBatch = 4;
         await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation);
         var results = new List<DatasetResult>();
