@@ -1,13 +1,11 @@
 using System.CommandLine;
-using System.Diagnostics;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
+using NirvanaCluster.Coordinator.Run;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
-using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Saliency;
-using Serilog;
 
 namespace NirvanaCluster.Coordinator.Commands;
 
@@ -42,90 +40,29 @@ public static class PruneCommand
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
-            var clock = Stopwatch.StartNew();
-            var options = new PruneOptions
+            var request = new PruneRequest
             {
-                Sparsity = parse.GetValue(sparsity),
-                Gamma = parse.GetValue(gamma),
-                Method = PruningMethods.Parse(parse.GetValue(method)!),
-                Allocation = ParseAllocation(parse.GetValue(allocation)!),
-                Seed = parse.GetValue(seed),
-                MicroBatchSize = parse.GetValue(microBatch),
-            }.Validated();
-            var storage = ParseDType(parse.GetValue(dtype)!);
-            var clusterOptions = cluster.Read(parse);
-            var outputDir = Path.GetFullPath(parse.GetValue(output)!);
-            if (Directory.Exists(outputDir) && !parse.GetValue(force))
-                throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
-            var modelArg = parse.GetValue(model);
-            var dir = ModelLocator.Resolve(modelArg, out var isDefault);
-            if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
-            using var checkpoint = Checkpoint.Open(dir);
-            var config = checkpoint.Config;
-
-            var spec = parse.GetValue(calibration) ?? (isDefault ? CalibrationLoader.Generated
-                : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
-            if (spec == CalibrationLoader.Generated && !clusterOptions.InProcess && options.Method.NeedsGradients())
-                throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
-            var seeds = parse.GetValue(calibrationSeeds) ?? [];
-            if (seeds.Length > 0)
-            {
-                if (!clusterOptions.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
-                if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
-                if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
-            }
-            var (sequences, description) = options.Method.NeedsGradients() && seeds.Length == 0
-                ? CalibrationLoader.Load(spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), options.Seed)
-                : ([], seeds.Length > 0 ? "searched" : "none (the criterion needs no data)");
-
-            var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
-            await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
-            IReadOnlyList<IStage> stages = session.Stages;
-            var job = new PruneJob(config, stages, options);
-            PruneResult result;
-            CalibrationSearch.Outcome? search = null;
-            if (seeds.Length > 0)
-            {
-                search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, parse.GetValue(samples), parse.GetValue(seqLen), stages, options, cancellation);
-                result = search.Best;
-                description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
-            }
-            else
-                using (var progress = new ProgressLine("calibration"))
-                    result = await job.PlanAsync(sequences, progress, cancellation);
-            var extras = new Dictionary<string, object?>
-            {
-                ["model"] = dir,
-                ["calibration"] = description,
-                ["seed"] = search?.Chosen.Seed ?? options.Seed,
-                ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
-                ["objective"] = result.Calibration?.Objective,
-                ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
-                ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
-            };
-            var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
-            if (clusterOptions.SharedOutput)
-                PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
+                Model = parse.GetValue(model),
+                Calibration = parse.GetValue(calibration),
+                Samples = parse.GetValue(samples),
+                SeqLen = parse.GetValue(seqLen),
+                Options = new PruneOptions
                 {
-                    // Each node writes its own shard file at once; the weight map names the file of every tensor.
-                    var files = session.Stages.Select((stage, i) =>
-                    {
-                        var file = ClusterSession.ShardFileName(i, session.Stages.Count);
-                        stage.SharedOutputFile = Path.Combine(staging, file);
-                        stage.SharedOutputDType = storage.SafeTensorsName();
-                        return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
-                    }).ToArray();
-                    Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
-                    return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
-                }, clock.Elapsed);
-            else
-                PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
-            var plan = result.Plan;
-            Console.Out.WriteLine($"pruned {dir} -> {outputDir}: attention+MLP weights {plan.ProjectionSparsity:P1} removed, " +
-                                  $"parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +
-                                  $"KV groups {plan.Layers.Sum(l => l.KvGroupsBefore)} -> {plan.KeptKvGroups}, MLP neurons {plan.Layers.Sum(l => l.NeuronsBefore)} -> {plan.KeptNeurons}, {clock.Elapsed.TotalSeconds:F1} s");
-            Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
+                    Sparsity = parse.GetValue(sparsity),
+                    Gamma = parse.GetValue(gamma),
+                    Method = PruningMethods.Parse(parse.GetValue(method)!),
+                    Allocation = ParseAllocation(parse.GetValue(allocation)!),
+                    Seed = parse.GetValue(seed),
+                    MicroBatchSize = parse.GetValue(microBatch),
+                },
+                Output = parse.GetValue(output)!,
+                Force = parse.GetValue(force),
+                DType = ParseDType(parse.GetValue(dtype)!),
+                CalibrationSeeds = parse.GetValue(calibrationSeeds) ?? [],
+                Cluster = cluster.Read(parse),
+            };
+            var outcome = await PruneRun.RunAsync(request, cancellation);
+            Console.Out.WriteLine(outcome.Summary);
             return 0;
         });
         return command;

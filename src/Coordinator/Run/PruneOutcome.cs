@@ -1,0 +1,13 @@
+using NirvanaCluster.Pruning.Plan;
+
+namespace NirvanaCluster.Coordinator.Run;
+
+/// <summary>What a finished prune tells its caller: where the model went and what was removed.</summary>
+public sealed record PruneOutcome(string Model, string Output, PruningPlan Plan, TimeSpan Elapsed)
+{
+    public string Summary =>
+        $"pruned {Model} -> {Output}: attention+MLP weights {Plan.ProjectionSparsity:P1} removed, " +
+        $"parameters {Plan.ParametersBefore:N0} -> {Plan.ParametersAfter:N0} ({1 - (double)Plan.ParametersAfter / Plan.ParametersBefore:P1} fewer), " +
+        $"KV groups {Plan.Layers.Sum(l => l.KvGroupsBefore)} -> {Plan.KeptKvGroups}, MLP neurons {Plan.Layers.Sum(l => l.NeuronsBefore)} -> {Plan.KeptNeurons}, " +
+        $"{Elapsed.TotalSeconds:F1} s";
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using NirvanaCluster.Coordinator.Cli;
+using NirvanaCluster.Coordinator.Cluster;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Pruning;
+using NirvanaCluster.Pruning.Pipeline;
+using NirvanaCluster.Pruning.Saliency;
+using Serilog;
+
+namespace NirvanaCluster.Coordinator.Run;
+
+/// <summary>
+/// One pruning job from request to written model: resolve the model and the calibration data, place the stages,
+/// run the calibration pass (or the KL-guided search over calibration seeds), allocate, compact and write.
+/// The command line only builds the <see cref="PruneRequest"/> and prints the outcome.
+/// </summary>
+public static class PruneRun
+{
+    public static async Task<PruneOutcome> RunAsync(PruneRequest request, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        request = request.Validated();
+        var options = request.Options;
+        var outputDir = Path.GetFullPath(request.Output);
+        if (Directory.Exists(outputDir) && !request.Force)
+            throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
+        var dir = ModelLocator.Resolve(request.Model, out var isDefault);
+        if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
+        using var checkpoint = Checkpoint.Open(dir);
+        var config = checkpoint.Config;
+
+        var spec = request.Calibration ?? (isDefault ? CalibrationLoader.Generated
+            : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
+        if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && options.Method.NeedsGradients())
+            throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
+        var seeds = request.CalibrationSeeds;
+        if (seeds.Count > 0)
+        {
+            if (!request.Cluster.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
+            if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
+            if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
+        }
+        var (sequences, description) = options.Method.NeedsGradients() && seeds.Count == 0
+            ? CalibrationLoader.Load(spec, dir, config, request.Samples, request.SeqLen, options.Seed)
+            : ([], seeds.Count > 0 ? "searched" : "none (the criterion needs no data)");
+
+        var positions = sequences.Length > 0 ? sequences[0].Length : request.SeqLen;
+        await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
+        IReadOnlyList<IStage> stages = session.Stages;
+        var job = new PruneJob(config, stages, options);
+        PruneResult result;
+        CalibrationSearch.Outcome? search = null;
+        if (seeds.Count > 0)
+        {
+            search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, request.Samples, request.SeqLen, stages, options, cancellation);
+            result = search.Best;
+            description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
+        }
+        else
+            using (var progress = new ProgressLine("calibration"))
+                result = await job.PlanAsync(sequences, progress, cancellation);
+        var extras = new Dictionary<string, object?>
+        {
+            ["model"] = dir,
+            ["calibration"] = description,
+            ["seed"] = search?.Chosen.Seed ?? options.Seed,
+            ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
+            ["objective"] = result.Calibration?.Objective,
+            ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
+            ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
+        };
+        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType);
+        if (request.Cluster.SharedOutput)
+            PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
+            {
+                // Each node writes its own shard file at once; the weight map names the file of every tensor.
+                var files = session.Stages.Select((stage, i) =>
+                {
+                    var file = ClusterSession.ShardFileName(i, session.Stages.Count);
+                    stage.SharedOutputFile = Path.Combine(staging, file);
+                    stage.SharedOutputDType = request.DType.SafeTensorsName();
+                    return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
+                }).ToArray();
+                Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
+                return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
+            }, clock.Elapsed);
+        else
+            PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+        Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
+        return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
+    }
+}
