@@ -13,9 +13,9 @@ public sealed record PruneResult(PruningPlan Plan, LlamaConfig PrunedConfig, Pas
 
 /// <summary>
 /// The coordinator's side of a pruning job, independent of where stages run: calibrate (gradient pass), gather
-/// unit scores, allocate globally, then compact stage by stage through <see cref="CompactAsync"/>.
+/// unit scores, allocate globally; compaction is the pipeline's (<see cref="IPipeline.CompactAsync"/>).
 /// </summary>
-public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, PruneOptions options)
+public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOptions options)
 {
     private static readonly ILogger Log = Serilog.Log.ForContext<PruneJob>();
 
@@ -32,24 +32,14 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
             if (calibration.Count == 0) throw new ArgumentException("the calibration set is empty");
             Log.Information("Calibration pass: {Sequences} sequences x {Positions} tokens, micro-batch {MicroBatch}, objective {Objective}",
                 calibration.Count, calibration[0].Length, options.MicroBatchSize, objective);
-            pass = await PipelineRunner.RunAsync(stages, calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
+            pass = await pipeline.RunPassAsync(calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
             Log.Information("Objective {Objective:G6}; pipeline idle fraction {Idle:P1}", pass.Objective, pass.IdleFraction);
         }
-        var perStage = await Task.WhenAll(stages.Select(s => s.ScoresAsync(options.Method, options.Seed, cancellation)));
-        var scores = perStage.SelectMany(s => s).OrderBy(s => s.Layer).ToArray();
+        var scores = await pipeline.ScoresAsync(options.Method, options.Seed, cancellation);
         var plan = BuildPlan(config, scores, options);
         Log.Information("Plan: prune {Attention} KV groups and {Mlp} neurons; kept parameters {After:N0} of {Before:N0}",
             plan.AttentionUnitsToPrune, plan.MlpNeuronsToPrune, plan.ParametersAfter, plan.ParametersBefore);
         return new PruneResult(plan, Compactor.PrunedConfig(config, plan.Layers), pass, clock.Elapsed);
-    }
-
-    /// <summary>Streams the compacted tensors stage by stage, in model order, so the caller can write them as they come.</summary>
-    public async IAsyncEnumerable<ShardTensor> CompactAsync(PruningPlan plan,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
-    {
-        foreach (var stage in stages)
-            foreach (var tensor in await stage.CompactAsync(PartFor(stage.Descriptor, plan), cancellation))
-                yield return tensor;
     }
 
     /// <summary>The plan's entries for the layers a stage holds.</summary>
@@ -72,6 +62,7 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
     private void CheckStagesCoverModel()
     {
         var next = 0;
+        var stages = pipeline.Stages;
         for (var i = 0; i < stages.Count; i++)
         {
             var d = stages[i].Descriptor;

@@ -40,9 +40,9 @@ public static class PrunedModelWriter
     /// The cluster variant for shared storage: <paramref name="writeShards"/> has the nodes write their shard files
     /// into the staging folder and returns the weight map; the rest is assembled around them.
     /// </summary>
-    public static void WriteShared(string output, Inputs inputs, Func<string, IReadOnlyDictionary<string, string>> writeShards, TimeSpan totalElapsed) =>
+    public static void WriteShared(string output, Inputs inputs, Func<string, Task<IReadOnlyDictionary<string, string>>> writeShards, TimeSpan totalElapsed) =>
         WithReportFiles(inputs, totalElapsed, extras =>
-            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, writeShards, Options(inputs, extras)));
+            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, staging => writeShards(staging).GetAwaiter().GetResult(), Options(inputs, extras)));
 
     private static CheckpointWriteOptions Options(Inputs inputs, string[] extras) => new()
     {

@@ -132,11 +132,11 @@ public static class EvaluateCommand
         {
             PassResult pass;
             using (var progress = new ProgressLine($"evaluating {name}"))
-                pass = await PipelineRunner.RunAsync(session.Stages, sequences, microBatch, ObjectiveKind.SequenceNll, 4, progress, cancellation);
+                pass = await session.Pipeline.RunPassAsync(sequences, microBatch, ObjectiveKind.SequenceNll, 4, progress, cancellation);
             var tokens = (long)sequences.Length * (sequences[0].Length - 1);
             results.Add(new DatasetResult(name, kind, sequences.Length, tokens, Math.Exp(pass.SequenceNll.Sum() / tokens), null, null));
         }
-        Console.Out.WriteLine($"model {dir} ({ParameterCounts.Of(config):N0} parameters) on {session.Stages.Count} node(s)");
+        Console.Out.WriteLine($"model {dir} ({ParameterCounts.Of(config):N0} parameters) on {session.Pipeline.Stages.Count} node(s)");
         foreach (var d in results)
             Console.Out.WriteLine($"  {d.Name,-40} perplexity {d.Perplexity,10:F3}  [{d.Sequences} seq, {d.Tokens:N0} tokens]");
         if (json)
@@ -144,7 +144,7 @@ public static class EvaluateCommand
             {
                 model = dir,
                 parameters = ParameterCounts.Of(config),
-                nodes = session.Stages.Count,
+                nodes = session.Pipeline.Stages.Count,
                 datasets = results.Select(d => new { name = d.Name, kind = d.Kind, sequences = d.Sequences, tokens = d.Tokens, perplexity = d.Perplexity }),
             });
         return 0;

@@ -3,7 +3,6 @@ using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
-using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Saliency;
 using Serilog;
 
@@ -47,13 +46,13 @@ public static class PruneRun
 
         var positions = sequences.Length > 0 ? sequences[0].Length : request.SeqLen;
         await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
-        IReadOnlyList<IStage> stages = session.Stages;
-        var job = new PruneJob(config, stages, options);
+        var pipeline = session.Pipeline;
+        var job = new PruneJob(config, pipeline, options);
         PruneResult result;
         CalibrationSearch.Outcome? search = null;
         if (seeds.Count > 0)
         {
-            search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, request.Samples, request.SeqLen, stages, options, cancellation);
+            search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, request.Samples, request.SeqLen, pipeline, options, cancellation);
             result = search.Best;
             description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
         }
@@ -68,25 +67,13 @@ public static class PruneRun
             ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
             ["objective"] = result.Calibration?.Objective,
             ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
-            ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
+            ["stages"] = pipeline.Stages.Select((s, i) => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer, peak_bytes = pipeline.PeakBytes[i] }).ToArray(),
         };
         var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType);
         if (request.Cluster.SharedOutput)
-            PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
-            {
-                // Each node writes its own shard file at once; the weight map names the file of every tensor.
-                var files = session.Stages.Select((stage, i) =>
-                {
-                    var file = ClusterSession.ShardFileName(i, session.Stages.Count);
-                    stage.SharedOutputFile = Path.Combine(staging, file);
-                    stage.SharedOutputDType = request.DType.SafeTensorsName();
-                    return (file, written: stage.CompactAsync(PruneJob.PartFor(stage.Descriptor, result.Plan), cancellation));
-                }).ToArray();
-                Task.WhenAll(files.Select(f => f.written)).GetAwaiter().GetResult();
-                return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
-            }, clock.Elapsed);
+            PrunedModelWriter.WriteShared(outputDir, inputs, staging => pipeline.CompactIntoAsync(result.Plan, staging, request.DType, cancellation), clock.Elapsed);
         else
-            PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+            PrunedModelWriter.Write(outputDir, inputs, pipeline.CompactAsync(result.Plan, cancellation), clock.Elapsed);
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
         return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
     }
