@@ -25,7 +25,8 @@ public static class PrunedModelWriter
         IReadOnlyDictionary<string, object?> PlanExtras,
         bool Force,
         DType DType,
-        long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes);
+        long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes,
+        IReadOnlyList<string>? OtherInputs = null); // e.g. the calibration file: the output may not touch it either
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
         WithReportFiles(inputs, totalElapsed, extras =>
@@ -51,6 +52,7 @@ public static class PrunedModelWriter
         ExtraFiles = extras,
         OriginalConfig = inputs.SourceConfig,
         Force = inputs.Force,
+        Inputs = [inputs.SourceModel, .. inputs.OtherInputs ?? []],
     };
 
     private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)

@@ -21,11 +21,10 @@ public static class PruneRun
         var clock = Stopwatch.StartNew();
         request = request.Validated();
         var options = request.Options;
-        var outputDir = Path.GetFullPath(request.Output);
-        if (Directory.Exists(outputDir) && !request.Force)
-            throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
         var dir = ModelLocator.Resolve(request.Model, out var isDefault);
-        if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
+        // Before any work: the output may not touch the model or the calibration file, and --force replaces only
+        // nirvana's own output or an empty folder (OutputGuard); the writer checks the same again at the end.
+        var outputDir = OutputGuard.CheckFolder(request.Output, request.Force, [dir, request.Calibration]);
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
 
@@ -70,7 +69,8 @@ public static class PruneRun
             ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
             ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
         };
-        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType);
+        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
+            OtherInputs: request.Calibration is { } c && File.Exists(c) ? [c] : null);
         if (request.Cluster.SharedOutput)
             PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
             {

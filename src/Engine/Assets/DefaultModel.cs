@@ -59,6 +59,7 @@ public static class DefaultModel
                 CopyRange(data, ModelBytes, TokenizerBytes, tokenizerBin);
                 var marker = Path.Combine(work, MarkerFileName);
                 File.WriteAllText(marker, MarkerText);
+                AdoptLegacyConversion(modelDir);
                 Llama2cModelConverter.Convert(modelBin, tokenizerBin, modelDir, new CheckpointWriteOptions
                 {
                     ExtraFiles = [marker],
@@ -79,6 +80,21 @@ public static class DefaultModel
         finally
         {
             Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The cache's own model folder, converted by an earlier version (before output folders carried
+    /// <see cref="OutputGuard.MarkerFileName"/>) or left broken: it is the cache's by its place, so it is marked as
+    /// this program's and replaced. A folder there that does not even look like a model is refused by the writer.
+    /// </summary>
+    private static void AdoptLegacyConversion(string modelDir)
+    {
+        if (!Directory.Exists(modelDir) || OutputGuard.IsReplaceableFolder(modelDir)) return;
+        if (File.Exists(Path.Combine(modelDir, MarkerFileName)) || File.Exists(Path.Combine(modelDir, ConfigJson.FileName)))
+        {
+            Log.Information("Replacing the outdated or incomplete conversion in {Folder}", modelDir);
+            OutputGuard.WriteMarker(modelDir, $"default model {Name} (an earlier or incomplete conversion)");
         }
     }
 

@@ -34,6 +34,20 @@ public static class TokenSequences
         return rows;
     }
 
+    /// <summary>Whether a file holds a JSON array of arrays of integers: the kind `nirvana sample --force` may replace.</summary>
+    public static bool IsTokenFile(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return JsonSerializer.Deserialize<int[][]>(stream) is { } rows && rows.All(r => r is not null);
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Plain text, or JSONL whose lines carry a "text" field; documents are joined with a blank line.</summary>
     public static string ReadText(string path)
     {
