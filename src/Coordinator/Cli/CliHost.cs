@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NirvanaCluster.Engine;
 using Serilog;
 using Serilog.Events;
 
@@ -6,7 +7,8 @@ namespace NirvanaCluster.Coordinator.Cli;
 
 /// <summary>
 /// What every command shares: Serilog to stderr (stdout carries only results), and one error policy: a failure
-/// prints "nirvana: error: ..." to stderr and exits non-zero, without a stack trace unless --verbose.
+/// prints "nirvana: error: ..." to stderr and exits with one of <see cref="ExitCodes"/>, without a stack trace unless
+/// --verbose, whatever the exception.
 /// </summary>
 public static class CliHost
 {
@@ -34,18 +36,9 @@ public static class CliHost
             {
                 return await body(parse, cancellation);
             }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            catch (Exception e)
             {
-                Console.Error.WriteLine("nirvana: cancelled");
-                return 130;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException
-                                          or UnauthorizedAccessException or NotSupportedException or Pruning.Pipeline.StageFailedException
-                                          or TimeoutException)
-            {
-                Console.Error.WriteLine($"nirvana: error: {e.Message}");
-                if (verbose) Console.Error.WriteLine(e);
-                return e is ArgumentException ? 2 : 1;
+                return ReportFailure(e, verbose, cancellation.IsCancellationRequested);
             }
             finally
             {
@@ -56,4 +49,48 @@ public static class CliHost
 
     public static void SetHandler(Command command, Func<ParseResult, int> body) =>
         SetHandler(command, (parse, _) => Task.FromResult(body(parse)));
+
+    /// <summary>One line on stderr for any exception, the trace only with -v; returns the exit code of its class.</summary>
+    public static int ReportFailure(Exception e, bool verbose, bool cancelled)
+    {
+        if (e is OperationCanceledException && cancelled)
+        {
+            Console.Error.WriteLine("nirvana: cancelled");
+            return ExitCodes.Cancelled;
+        }
+        var code = ExitCodeOf(e);
+        var message = code == ExitCodes.RuntimeFailure && !IsExpected(e)
+            ? $"internal error ({e.GetType().Name}): {e.Message}{(verbose ? "" : " (run with -v for the stack trace)")}"
+            : e.Message;
+        if (e is OutOfMemoryException)
+            message = "out of memory: the job needs more than this machine has; lower --samples, --seq-len or --micro-batch, or use nodes";
+        Console.Error.WriteLine($"nirvana: error: {message}");
+        if (verbose) Console.Error.WriteLine(e);
+        return code;
+    }
+
+    /// <summary>Usage for mistakes in the command, input for bad files, runtime for the rest.</summary>
+    public static int ExitCodeOf(Exception e) => e switch
+    {
+        ArgumentException => ExitCodes.UsageError,
+        InvalidDataException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.InputError,
+        _ => ExitCodes.RuntimeFailure,
+    };
+
+    /// <summary>Exceptions whose message is written for the user; any other type is a bug and says so.</summary>
+    private static bool IsExpected(Exception e) =>
+        e is IOException or UnauthorizedAccessException or InvalidOperationException or NotSupportedException
+            or TimeoutException or Pruning.Pipeline.StageFailedException or OutOfMemoryException;
+
+    /// <summary>Parse errors as every other usage error: one line per error on stderr, where to read, the usage exit code.</summary>
+    public static int ReportParseErrors(ParseResult parse)
+    {
+        foreach (var error in parse.Errors)
+            Console.Error.WriteLine($"nirvana: error: {error.Message}");
+        var path = new List<string>();
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+            path.Insert(0, c.Command is RootCommand ? "nirvana" : c.Command.Name);
+        Console.Error.WriteLine($"see `{string.Join(' ', path)} --help`");
+        return ExitCodes.UsageError;
+    }
 }

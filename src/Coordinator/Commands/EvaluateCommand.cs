@@ -17,14 +17,14 @@ public static class EvaluateCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: stories15M, downloaded and converted on first use)" };
         var reference = new Option<string?>("--reference") { Description = "Dense model folder: adds KL(dense || model) per token and the dense perplexity" };
         var text = new Option<string[]>("--text") { Description = "Text or JSONL file; repeatable", AllowMultipleArgumentsPerToken = false };
         var tokens = new Option<string[]>("--tokens") { Description = "JSON token-id file (array of arrays); repeatable" };
-        var generated = new Option<int[]>("--generated") { Description = "N held-out samples drawn from the reference (or the model) at temperature 1; repeatable" };
+        var generated = NumberOption.Ints("--generated", "N held-out samples drawn from the reference (or the model) at temperature 1; repeatable", allowMultipleArgumentsPerToken: false);
         var tasks = new Option<string[]>("--tasks") { Description = "Zero-shot multiple-choice JSONL ({context, choices, gold}); repeatable" };
-        var seqLen = new Option<int>("--seq-len") { Description = "Chunk length for --text and sample length for --generated", DefaultValueFactory = _ => 128 };
-        var seed = new Option<int>("--seed") { Description = "Seed for --generated (keep it apart from calibration seeds)", DefaultValueFactory = _ => 1234 };
+        var seqLen = NumberOption.Int("--seq-len", "Chunk length for --text and sample length for --generated (token files are scored as they are)", 128);
+        var seed = NumberOption.Int("--seed", "Seed for --generated (keep it apart from calibration seeds)", 1234);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
         var cluster = new ClusterFlags();
         var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")

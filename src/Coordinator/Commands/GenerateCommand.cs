@@ -10,11 +10,11 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded and converted on first use)" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy; otherwise sample from softmax(logits / T)", DefaultValueFactory = _ => 0f };
-        var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
+        var maxNew = NumberOption.Int("--max-new-tokens", "Tokens to generate", 64);
+        var temperature = NumberOption.Float("--temperature", "0 = greedy; otherwise sample from softmax(logits / T)", 0f);
+        var seed = NumberOption.Int("--seed", "Sampling seed", 0);
         var command = new Command("generate", "Continue a prompt, printing tokens as they come") { model, prompt, maxNew, temperature, seed };
         CliHost.SetHandler(command, parse =>
         {

