@@ -17,6 +17,9 @@ public static class PrunedModelWriter
     public static readonly string[] TokenizerFiles =
         ["tokenizer.json", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "generation_config.json"];
 
+    /// <summary>The report files are made in the temp folder under this name (with the owner's pid) before they are copied.</summary>
+    public const string ReportStagingName = "nirvana-report";
+
     public sealed record Inputs(
         string SourceModel,
         JsonObject SourceConfig,
@@ -58,7 +61,10 @@ public static class PrunedModelWriter
     private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)
     {
         var plan = inputs.Result.Plan;
-        var staging = Directory.CreateTempSubdirectory("nirvana-report-");
+        var temp = Path.GetTempPath();
+        StagingArea.CleanStale(temp, ReportStagingName);
+        StagingArea.CleanStale(temp, "nirvana-report-", [""]); // an older version's, by age only
+        var staging = Directory.CreateDirectory(StagingArea.NewPath(temp, ReportStagingName, "partial"));
         try
         {
             var planPath = Path.Combine(staging.FullName, "pruning-plan.json");

@@ -53,21 +53,28 @@ public static class CliHost
     /// <summary>One line on stderr for any exception, the trace only with -v; returns the exit code of its class.</summary>
     public static int ReportFailure(Exception e, bool verbose, bool cancelled)
     {
-        if (e is OperationCanceledException && cancelled)
-        {
-            Console.Error.WriteLine("nirvana: cancelled");
-            return ExitCodes.Cancelled;
-        }
-        var code = ExitCodeOf(e);
-        var message = code == ExitCodes.RuntimeFailure && !IsExpected(e)
-            ? $"internal error ({e.GetType().Name}): {e.Message}{(verbose ? "" : " (run with -v for the stack trace)")}"
-            : e.Message;
-        if (e is OutOfMemoryException)
-            message = "out of memory: the job needs more than this machine has; lower --samples, --seq-len or --micro-batch, or use nodes";
-        Console.Error.WriteLine($"nirvana: error: {message}");
-        if (verbose) Console.Error.WriteLine(e);
+        var (code, text) = Describe(e, verbose, cancelled);
+        Console.Error.WriteLine(text);
         return code;
     }
+
+    /// <summary>The exit code and the stderr text for a failure: one line, plus the trace only when verbose.</summary>
+    public static (int Code, string Text) Describe(Exception e, bool verbose, bool cancelled)
+    {
+        if (e is OperationCanceledException && cancelled) return (ExitCodes.Cancelled, "nirvana: cancelled");
+        var code = ExitCodeOf(e);
+        var message = e switch
+        {
+            OutOfMemoryException => "out of memory: the job needs more than this machine has; lower --samples, --seq-len or --micro-batch, or use nodes",
+            _ when code == ExitCodes.RuntimeFailure && !IsExpected(e) =>
+                $"internal error ({e.GetType().Name}): {OneLine(e.Message)}{(verbose ? "" : " (run with -v for the stack trace)")}",
+            _ => OneLine(e.Message),
+        };
+        var text = $"nirvana: error: {message}";
+        return (code, verbose ? text + Environment.NewLine + e : text);
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 
     /// <summary>Usage for mistakes in the command, input for bad files, runtime for the rest.</summary>
     public static int ExitCodeOf(Exception e) => e switch
@@ -81,6 +88,9 @@ public static class CliHost
     private static bool IsExpected(Exception e) =>
         e is IOException or UnauthorizedAccessException or InvalidOperationException or NotSupportedException
             or TimeoutException or Pruning.Pipeline.StageFailedException or OutOfMemoryException;
+
+    /// <summary>Whether the user typed the option (not just its default), to refuse flags that a mode would ignore.</summary>
+    public static bool IsGiven(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     /// <summary>Parse errors as every other usage error: one line per error on stderr, where to read, the usage exit code.</summary>
     public static int ReportParseErrors(ParseResult parse)

@@ -3,6 +3,7 @@ using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Tokenizers;
+using NirvanaCluster.Pruning.Calibration;
 
 namespace NirvanaCluster.Coordinator.Commands;
 
@@ -23,12 +24,11 @@ public static class GenerateCommand
             var t = parse.GetValue(temperature);
             if (t < 0 || float.IsNaN(t)) throw new ArgumentException($"--temperature must be >= 0 (got {t})");
             var dir = ModelLocator.Resolve(parse.GetValue(model));
-            var tokenizer = TokenizerLoader.Load(dir);
             var shard = ShardLoader.LoadAll(dir);
+            var tokenizer = ModelTokenizer.Load(dir, shard.Config);
             var ids = tokenizer.Encode(parse.GetValue(prompt)!, tokenizer.AddBosByDefault);
             if (ids.Length == 0) throw new ArgumentException("--prompt encodes to no tokens and the tokenizer has no BOS to start from");
-            if (ids.Length + n > shard.Config.MaxPositionEmbeddings)
-                Serilog.Log.Warning("Prompt + new tokens = {Total} exceeds max_position_embeddings {Max}", ids.Length + n, shard.Config.MaxPositionEmbeddings);
+            SequenceLimit.Check(ids.Length + n, shard.Config, $"--prompt ({ids.Length} tokens) plus --max-new-tokens {n}");
             var decoder = new StreamingDecoder(tokenizer, ids);
             Console.Out.Write(parse.GetValue(prompt));
             Generator.Generate(shard, [ids], n, t, parse.GetValue(seed), (_, token) =>

