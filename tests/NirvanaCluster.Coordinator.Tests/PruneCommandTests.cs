@@ -93,7 +93,8 @@ public class PruneCommandTests
     [InlineData("--seq-len", "64", "shorter than --seq-len")]
     public void Bad_input_is_a_clear_error_and_writes_nothing(string flag, string value, string expected)
     {
-        using var tiny = new TinyModel(layers: 2);
+        // llama2.c's tokenizer (used below) has 32000 tokens: the model's vocabulary must hold them all.
+        using var tiny = new TinyModel(layers: 2, adjust: c => c with { VocabSize = 32000 });
         var text = tiny.PathIn("calibration.txt");
         File.WriteAllText(text, "a short text");
         var args = new List<string> { "prune", "--model", tiny.ModelDir, "--output", tiny.PathIn("out") };

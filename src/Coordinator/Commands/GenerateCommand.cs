@@ -23,6 +23,7 @@ public static class GenerateCommand
             if (n <= 0) throw new ArgumentException($"--max-new-tokens must be positive (got {n})");
             var t = parse.GetValue(temperature);
             if (t < 0 || float.IsNaN(t)) throw new ArgumentException($"--temperature must be >= 0 (got {t})");
+            if (t == 0 && CliHost.IsGiven(parse, seed)) Serilog.Log.Warning("--seed has no effect at --temperature 0 (greedy decoding draws nothing)");
             var dir = ModelLocator.Resolve(parse.GetValue(model));
             var shard = ShardLoader.LoadAll(dir);
             var tokenizer = ModelTokenizer.Load(dir, shard.Config);

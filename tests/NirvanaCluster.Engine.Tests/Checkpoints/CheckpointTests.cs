@@ -215,7 +215,7 @@ public class CheckpointTests
         var dir = temp.File("model");
         var original = ConfigJson.ParseObject(ConfigJsonTests.Llama32, "original");
         original["num_hidden_layers"] = 2;
-        var config = ConfigJson.FromJson(original) with { HiddenSize = 8, NumAttentionHeads = 2, NumKeyValueHeads = 1, ExplicitHeadDim = null, IntermediateSize = 16, VocabSize = 10 };
+        var config = ConfigJson.FromJson(original) with { HiddenSize = 8, NumAttentionHeads = 2, NumKeyValueHeads = 1, ExplicitHeadDim = null, IntermediateSize = 16, VocabSize = 128256 }; // the vocabulary stays: bos/eos ids must lie inside it
         CheckpointWriter.Write(dir, config, Tensors(config), new CheckpointWriteOptions { OriginalConfig = original, DType = DType.BF16 });
         using var checkpoint = Checkpoint.Open(dir);
         Assert.Equal("4.45.0.dev0", (string?)checkpoint.RawConfig["transformers_version"]);
