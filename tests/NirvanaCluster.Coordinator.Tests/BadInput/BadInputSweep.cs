@@ -171,6 +171,9 @@ public class BadInputSweepTests
     public void Each_bad_input_is_one_clear_error_with_the_exit_code_of_its_class(string name)
     {
         var c = BadInputCases.All.Single(x => x.Name == name);
+        // Against another build (NIRVANA_TEST_PROGRAM_DIR, to see what an older one mishandles) the resource bombs are
+        // not fired: an older build really starts 1000 node processes.
+        if (c.Class == 4 && Environment.GetEnvironmentVariable("NIRVANA_TEST_PROGRAM_DIR") is { Length: > 0 }) return;
         using var s = new Scenario(c.Layers, c.Vocab);
         c.Setup?.Invoke(s);
         var args = c.Args(s);
