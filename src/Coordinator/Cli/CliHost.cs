@@ -18,10 +18,11 @@ public static class CliHost
     public static void ConfigureLogging(bool verbose, bool quiet)
     {
         var level = verbose ? LogEventLevel.Debug : quiet ? LogEventLevel.Warning : LogEventLevel.Information;
+        // A log line that carries an exception (an actor's failure, say) shows its stack trace only with -v.
+        var template = verbose ? "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}" : "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}";
         Log.Logger = new LoggerConfiguration()
             .MinimumLevel.Is(level)
-            .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,
-                outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}")
+            .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose, outputTemplate: template)
             .CreateLogger();
     }
 
