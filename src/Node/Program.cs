@@ -17,7 +17,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var coordinator = new Option<string>("--coordinator") { Description = "Coordinator Akka.Remote endpoint HOST:PORT to join (HOST exactly as the coordinator advertises itself)", Required = true };
-        var memory = new Option<string?>("--memory") { Description = "Memory budget for this node's stages: bytes, or with K/M/G/Ki/Mi/Gi (default: 80% of available memory)" };
+        var memory = new Option<string?>("--memory") { Description = $"Memory budget for this node's stages: {Engine.ByteSize.Help} (default: 80% of available memory)" };
         var listen = new Option<string>("--listen") { Description = "This node's Akka.Remote endpoint HOST:PORT (port 0 picks one)", DefaultValueFactory = _ => "0.0.0.0:7701" };
         var dataPort = new Option<int?>("--data-port") { Description = "Port of the data-plane listener (tensors between stages) on the --listen host (default 7702; 0 picks one, the default when --listen has port 0)" };
         var advertise = new Option<string?>("--advertise") { Description = "Host name others use to reach this node (default: the --listen host, or the machine name for 0.0.0.0)" };
@@ -46,7 +46,7 @@ public static class Program
                     throw new ArgumentException($"--heartbeat-timeout must be between 0.5 and 600 seconds (got {pause})");
                 var options = new NodeOptions(
                     Endpoint.Parse(parse.GetValue(coordinator)!, "--coordinator"),
-                    parse.GetValue(memory) is { } m ? ByteSize.Parse(m, "--memory") : ByteSize.DefaultBudget(),
+                    parse.GetValue(memory) is { } m ? Engine.ByteSize.Parse(m, "--memory") : Engine.ByteSize.DefaultBudget(),
                     listenAt,
                     parse.GetValue(dataPort) ?? (listenAt.Port == 0 ? 0 : 7702),
                     parse.GetValue(advertise),

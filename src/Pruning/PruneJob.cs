@@ -34,6 +34,9 @@ public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOption
                 calibration.Count, calibration[0].Length, options.MicroBatchSize, objective);
             pass = await pipeline.RunPassAsync(calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
             Log.Information("Objective {Objective:G6}; pipeline idle fraction {Idle:P1}", pass.Objective, pass.IdleFraction);
+            if (!double.IsFinite(pass.Objective))
+                throw new InvalidDataException($"calibration pass ({calibration.Count} sequences): the {objective} objective came out " +
+                                               $"{pass.Objective}; the model's logits overflow or are NaN (weights too large, or a broken checkpoint)");
         }
         var scores = await pipeline.ScoresAsync(options.Method, options.Seed, cancellation);
         var plan = BuildPlan(config, scores, options);
@@ -49,6 +52,15 @@ public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOption
     public static PruningPlan BuildPlan(LlamaConfig config, IReadOnlyList<LayerScores> scores, PruneOptions options)
     {
         if (scores.Count != config.NumHiddenLayers) throw new ArgumentException($"scores cover {scores.Count} layers, the model has {config.NumHiddenLayers}");
+        // NaN scores would compare false everywhere and quietly decide the plan; name the first one instead.
+        foreach (var s in scores)
+        {
+            var attention = Array.FindIndex(s.Attention, v => !double.IsFinite(v));
+            var mlp = Array.FindIndex(s.Mlp, v => !double.IsFinite(v));
+            if (attention >= 0 || mlp >= 0)
+                throw new InvalidDataException($"layer {s.Layer}: the saliency of " + (attention >= 0 ? $"KV group {attention}" : $"MLP neuron {mlp}") +
+                                               " is NaN or infinite; the calibration pass overflowed (weights too large, or a broken checkpoint)");
+        }
         var allocation = SparsityAllocator.Allocate(scores, options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize, options.Allocation);
         var layers = scores.Select((s, i) => new LayerPlan(s.Layer, s.Attention.Length, s.Mlp.Length,
             allocation.Layers[i].KeptGroups, allocation.Layers[i].KeptNeurons, s.Attention, s.Mlp)).ToArray();

@@ -1,20 +1,21 @@
 using System.CommandLine;
 using NirvanaCluster.Clustering.Hosting;
+using NirvanaCluster.Coordinator.Cli;
 
 namespace NirvanaCluster.Coordinator.Cluster;
 
 /// <summary>The options that place a job's stages; shared by the commands that run the pipeline.</summary>
 public sealed class ClusterFlags
 {
-    private readonly Option<int?> _nodes = new("--nodes") { Description = "Start N local nirvana-node processes on loopback and split the model across them" };
+    private readonly Option<int?> _nodes = NumberOption.OptionalInt("--nodes", "Start N local nirvana-node processes on loopback and split the model across them (at most one per layer)");
     private readonly Option<string?> _listen = new("--listen") { Description = "Coordinator Akka.Remote endpoint HOST:PORT that nodes started elsewhere join (with --expect-nodes)" };
     private readonly Option<string?> _advertise = new("--advertise") { Description = "Host name the nodes use for this coordinator, exactly as in their --coordinator (default: the --listen host)" };
-    private readonly Option<int?> _expectNodes = new("--expect-nodes") { Description = "Wait for N nodes to join --listen before starting" };
-    private readonly Option<int> _dataPort = new("--data-port") { Description = "Port of this coordinator's data-plane listener, where compacted weights arrive (0 picks one)", DefaultValueFactory = _ => 0 };
-    private readonly Option<int> _joinTimeout = new("--join-timeout") { Description = "Seconds to wait for the nodes to join", DefaultValueFactory = _ => 120 };
+    private readonly Option<int?> _expectNodes = NumberOption.OptionalInt("--expect-nodes", "Wait for N nodes to join --listen before starting");
+    private readonly Option<int> _dataPort = NumberOption.Int("--data-port", "Port of this coordinator's data-plane listener, where compacted weights arrive (0 picks one)", 0);
+    private readonly Option<int> _joinTimeout = NumberOption.Int("--join-timeout", "Seconds to wait for the nodes to join", 120);
     private readonly Option<string?> _certificate = new("--certificate") { Description = $"Cluster certificate for --listen: PFX, or PEM with its key (or a folder with tls.crt and tls.key); else {ClusterCertificate.PathVariable}. --nodes makes a throwaway one" };
     private readonly Option<bool> _sharedOutput = new("--shared-output") { Description = "Nodes write their compacted shard files straight into the output folder (shared storage)" };
-    private readonly Option<double> _heartbeatTimeout = new("--heartbeat-timeout") { Description = "Seconds of silence after which a node counts as unreachable", DefaultValueFactory = _ => FailureDetection.Default.AcceptableHeartbeatPause.TotalSeconds };
+    private readonly Option<double> _heartbeatTimeout = NumberOption.Double("--heartbeat-timeout", "Seconds of silence after which a node counts as unreachable", FailureDetection.Default.AcceptableHeartbeatPause.TotalSeconds);
 
     public void AddTo(Command command)
     {

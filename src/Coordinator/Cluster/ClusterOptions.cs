@@ -35,4 +35,19 @@ public sealed record ClusterOptions
         if (Advertise is not null && Listen is null) throw new ArgumentException("--advertise names the --listen endpoint's host; give --listen too");
         return this;
     }
+
+    /// <summary>
+    /// What can be checked against the model before any node process starts: each node holds at least one layer,
+    /// so more nodes than layers is refused (`--nodes 1000` on a 2-layer model used to start processes first).
+    /// </summary>
+    public ClusterOptions ValidatedFor(Engine.Model.LlamaConfig config)
+    {
+        Validated();
+        var layers = config.NumHiddenLayers;
+        if (LocalNodes is { } n && n > layers)
+            throw new ArgumentException($"--nodes {n}: the model has {layers} layer(s) and each node holds at least one; use --nodes 1 to {layers}");
+        if (ExpectNodes is { } e && e > layers)
+            throw new ArgumentException($"--expect-nodes {e}: the model has {layers} layer(s) and each node holds at least one; expect at most {layers}");
+        return this;
+    }
 }

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Pruning.Allocation;
+using NirvanaCluster.Pruning.Calibration;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Saliency;
 using Serilog;
@@ -15,16 +18,44 @@ namespace NirvanaCluster.Coordinator.Run;
 /// </summary>
 public static class PruneRun
 {
+    /// <summary>
+    /// Everything about the request that the config alone can refute, before the calibration data is drawn and
+    /// before any node process starts: node count, sparsity/gamma feasibility, sequence length, memory, ignored flags.
+    /// </summary>
+    public static void CheckBeforeWork(PruneRequest request, LlamaConfig config, string spec)
+    {
+        var options = request.Options;
+        request.Cluster.ValidatedFor(config);
+        BudgetFeasibility.Check(options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize,
+            Enumerable.Range(0, config.NumHiddenLayers).Select(config.KvHeadsOf).ToArray(),
+            Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnOf).ToArray());
+        if (!options.Method.NeedsGradients())
+        {
+            if (request.Calibration is not null || request.SamplesSet || request.SeqLenSet)
+                Log.Warning("Method {Method} uses no calibration data; --calibration, --samples and --seq-len are ignored", options.Method.Name());
+            return;
+        }
+        var tokenFile = spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        if (tokenFile && (request.SamplesSet || request.SeqLenSet))
+            throw new ArgumentException($"--calibration {spec} is a token file, used as it is (its rows are the samples); " +
+                                        "--samples and --seq-len apply to text files and 'generated' only");
+        if (tokenFile) return;
+        SequenceLimit.Check(request.SeqLen, config, "--seq-len");
+        if (spec == CalibrationLoader.Generated) MemoryEstimate.CheckGenerated(config, request.Samples, request.SeqLen, "--samples");
+        else MemoryEstimate.CheckTokens(request.Samples, request.SeqLen, "--samples");
+    }
+
     public static async Task<PruneOutcome> RunAsync(PruneRequest request, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         request = request.Validated();
         var options = request.Options;
-        var outputDir = Path.GetFullPath(request.Output);
-        if (Directory.Exists(outputDir) && !request.Force)
-            throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
         var dir = ModelLocator.Resolve(request.Model, out var isDefault);
-        if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
+        if (request.Calibration is { } given && given != CalibrationLoader.Generated)
+            InputFile.Require(given, "--calibration", "(or pass 'generated')");
+        // Before any work: the output may not touch the model or the calibration file, and --force replaces only
+        // nirvana's own output or an empty folder (OutputGuard); the writer checks the same again at the end.
+        var outputDir = OutputGuard.CheckFolder(request.Output, request.Force, [dir, request.Calibration]);
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
 
@@ -32,6 +63,7 @@ public static class PruneRun
             : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
         if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && options.Method.NeedsGradients())
             throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
+        CheckBeforeWork(request, config, spec);
         var seeds = request.CalibrationSeeds;
         if (seeds.Count > 0)
         {
@@ -69,7 +101,8 @@ public static class PruneRun
             ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
             ["stages"] = pipeline.Stages.Select((s, i) => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer, peak_bytes = pipeline.PeakBytes[i] }).ToArray(),
         };
-        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType);
+        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
+            OtherInputs: request.Calibration is { } c && File.Exists(c) ? [c] : null);
         if (request.Cluster.SharedOutput)
             PrunedModelWriter.WriteShared(outputDir, inputs, staging => pipeline.CompactIntoAsync(result.Plan, staging, request.DType, cancellation), clock.Elapsed);
         else
