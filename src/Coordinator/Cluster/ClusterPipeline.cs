@@ -61,12 +61,12 @@ public sealed class ClusterPipeline : IPipeline
         if (directory is not null) directory.Lost += OnNodeLost;
     }
 
-    private sealed record NodeLost(int Stage, NodeInfo Node, string Reason);
+    private sealed record NodeLost(int Stage, NodeInfo Node, LossKind Kind, string Reason);
 
-    private void OnNodeLost(NodeInfo node, string reason)
+    private void OnNodeLost(NodeInfo node, LossKind kind, string reason)
     {
         for (var i = 0; i < _addresses.Length; i++)
-            if (node.Address.Equals(_addresses[i])) _inbox.Post(new NodeLost(i, node, reason));
+            if (node.Address.Equals(_addresses[i])) _inbox.Post(new NodeLost(i, node, kind, reason));
     }
 
     private string StageName(int i) => $"{_nodes[i]} [{Stages[i].Descriptor.FirstLayer}, {Stages[i].Descriptor.EndLayer})";
