@@ -316,7 +316,7 @@ public sealed class ClusterPipeline : IPipeline
                 var s = _refs.IndexOf(reply.Sender);
                 var name = s >= 0 ? StageName(s) : reply.Sender.Path.ToString();
                 var what = f.MicroBatch >= 0 ? $"{f.Operation} of micro-batch {f.MicroBatch}" : f.Operation;
-                throw new StageFailedException(name, what, $"node {(s >= 0 ? _nodes[s] : "?")}: {f.Message}");
+                throw new StageFailedException(name, what, $"node {(s >= 0 ? _nodes[s] : "?")}: {f.Message}", inputError: f.InputError);
             case NodeLost lost:
                 throw new StageFailedException(StageName(lost.Stage), doing, $"node {lost.Node} was lost: {lost.Reason}");
             default:
