@@ -33,12 +33,16 @@ public static class PruneCommand
             Description = "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
             AllowMultipleArgumentsPerToken = true,
         };
+        var mlpMultiple = new Option<int>("--mlp-multiple") { Description = "Round each layer's kept MLP width up to a multiple of N (8: the authors' rule; 32 suits Q8_0)", DefaultValueFactory = _ => SparsityAllocator.DefaultMlpMultiple };
+        var gguf = GgufPruneOutput.Flag();
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
         };
         command.Options.Add(calibrationSeeds);
+        command.Options.Add(mlpMultiple);
+        command.Options.Add(gguf);
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
@@ -51,7 +55,9 @@ public static class PruneCommand
                 Allocation = ParseAllocation(parse.GetValue(allocation)!),
                 Seed = parse.GetValue(seed),
                 MicroBatchSize = parse.GetValue(microBatch),
+                MlpMultiple = parse.GetValue(mlpMultiple),
             }.Validated();
+            var ggufDType = GgufPruneOutput.Read(parse, gguf);
             var storage = ParseDType(parse.GetValue(dtype)!);
             var clusterOptions = cluster.Read(parse);
             var outputDir = Path.GetFullPath(parse.GetValue(output)!);
@@ -105,8 +111,10 @@ public static class PruneCommand
                 ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
             };
             var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
+            GgufPruneOutput.Write(outputDir, parse.GetValue(force), ggufDType, target =>
+            {
             if (clusterOptions.SharedOutput)
-                PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
+                PrunedModelWriter.WriteShared(target, inputs, staging =>
                 {
                     // Each node writes its own shard file at once; the weight map names the file of every tensor.
                     var files = session.Stages.Select((stage, i) =>
@@ -120,7 +128,8 @@ public static class PruneCommand
                     return files.SelectMany(f => f.written.Result.Select(t => (t.Name, f.file))).ToDictionary(p => p.Name, p => p.file);
                 }, clock.Elapsed);
             else
-                PrunedModelWriter.Write(outputDir, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+                PrunedModelWriter.Write(target, inputs, job.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+            });
             var plan = result.Plan;
             Console.Out.WriteLine($"pruned {dir} -> {outputDir}: attention+MLP weights {plan.ProjectionSparsity:P1} removed, " +
                                   $"parameters {plan.ParametersBefore:N0} -> {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer), " +

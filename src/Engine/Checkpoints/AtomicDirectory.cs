@@ -21,17 +21,24 @@ internal static class AtomicDirectory
         try
         {
             fill(staging);
-            RefuseExisting(full, replace);
-            if (Directory.Exists(full))
-                Swap(full, staging, Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}"));
-            else
-                Directory.Move(staging, full);
+            Publish(staging, full, replace);
         }
         catch
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
             throw;
         }
+    }
+
+    /// <summary>Moves a complete <paramref name="staging"/> folder to <paramref name="target"/>, replacing it only when <paramref name="replace"/>.</summary>
+    public static void Publish(string staging, string target, bool replace)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        RefuseExisting(full, replace);
+        if (Directory.Exists(full))
+            Swap(full, staging, Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.old-{Guid.NewGuid():N}"));
+        else
+            Directory.Move(staging, full);
     }
 
     private static void RefuseExisting(string full, bool replace)
