@@ -7,7 +7,8 @@
 // Prints one JSON line: {"logprobs": [[log p(ids[t+1] | ids[..t]) for t in 0..n-2]], "tokens": [[ids of each text]],
 // "generate": {"tokens": [...], "seconds": s, "tokens_per_second": r}}.
 // Exactness settings: F32 KV cache and no flash attention (the defaults, F16 KV and flash attention, add ~2e-2 of
-// noise to log-probabilities); one sequence at a time; probabilities are llama.cpp's softmax of the raw logits.
+// noise to log-probabilities); one sequence at a time; probabilities are llama.cpp's softmax of the raw logits
+// (no sampling options apply), renormalized in double precision.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,7 +37,7 @@ const longest = Math.max(0, ...(job.sequences ?? []).map((s) => s.length), job.g
 if (longest > 0) {
   const context = await model.createContext({
     contextSize: Math.max(64, longest), batchSize: Math.max(64, longest), sequences: 1, flashAttention: false,
-    experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", threads: job.threads ?? 0,
+    experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32", threads: job.threads ?? 1,
   });
   const sequence = context.getSequence();
   if (job.sequences) {
@@ -47,8 +48,14 @@ if (longest > 0) {
       const results = await sequence.controlledEvaluate(input);
       const row = [];
       for (let t = 0; t + 1 < ids.length; t++) {
-        const p = results[t]?.next?.probabilities?.get(ids[t + 1]) ?? 0;
-        row.push(Math.log(p));
+        const probabilities = results[t]?.next?.probabilities;
+        if (!probabilities) throw new Error(`no probabilities at position ${t}`);
+        // The addon normalizes with a float32 sum over the whole vocabulary, which is off by up to ~1e-3 (relative)
+        // for a flat distribution over 150k tokens; every entry shares that divisor, so renormalizing in double
+        // recovers llama.cpp's own log-softmax of its logits.
+        let sum = 0;
+        for (const value of probabilities.values()) sum += value;
+        row.push(Math.log(probabilities.get(ids[t + 1]) ?? 0) - Math.log(sum));
       }
       out.logprobs.push(row);
     }
