@@ -81,7 +81,10 @@ public static class GgufVocabulary
         m.Strings("tokenizer.ggml.tokens", tokens).Float32s("tokenizer.ggml.scores", scores).Int32s("tokenizer.ggml.token_type", types);
         AddSpecials(m, t, unknownId: 0);
         m.Bool("tokenizer.ggml.add_space_prefix", true); // llama2.c's encode adds the dummy-prefix space
-        return new GgufVocabularyInfo(source, "llama", null, rows, padding, []);
+        var byteTokens = types.Count(type => type == Byte);
+        List<string> notes = byteTokens == 256 ? [] :
+            [$"the vocabulary has {byteTokens} of the 256 byte tokens <0x00>..<0xFF>: llama.cpp cannot tokenize a character outside it"];
+        return new GgufVocabularyInfo(source, "llama", null, rows, padding, notes);
     }
 
     private static GgufVocabularyInfo FromTokenizerJson(GgufMetadata m, HfTokenizer t, string source, int rows)

@@ -30,6 +30,19 @@ public sealed class DefaultModelGgufFixture : IDisposable
         }
     }
 
+    private readonly Dictionary<string, double[][]> llamaCppRuns = new(StringComparer.Ordinal);
+
+    /// <summary>llama.cpp's log-probabilities of the held-out stories under a GGUF file, computed once per file.</summary>
+    public double[][] LlamaCppLogProbs(string gguf)
+    {
+        lock (llamaCppRuns)
+        {
+            if (!llamaCppRuns.TryGetValue(gguf, out var result))
+                llamaCppRuns[gguf] = result = LlamaCppRuntime.LogProbs(LlamaCppRuntime.Run(new { model = gguf, sequences = Sequences }));
+            return result;
+        }
+    }
+
     public string Pruned(string sparsity) => Path.Combine(Root, "p" + sparsity.Replace("0.", ""));
 
     /// <summary>A copy of <paramref name="model"/> with every weight stored as <paramref name="dtype"/>: the values a 16-bit GGUF holds.</summary>

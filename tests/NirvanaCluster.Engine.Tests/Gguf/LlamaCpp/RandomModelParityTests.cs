@@ -58,8 +58,8 @@ public sealed class RandomModelParityTests(ITestOutputHelper output)
 
     public static TheoryData<string, string> SixteenBitCases => new()
     {
-        { "llama3-gqa-rope-scaling", "bf16" },
-        { "qwen2-bias-tied", "f16" },
+        // The two 32k vocabularies keep these fast; the 128k/152k ones are covered at F32 above (and measured at
+        // BF16 1.7e-2 / F16 1.8e-3 when this list held them).
         { "llama2-mha-attention-bias", "f16" },
         { "mistral-gqa-tied", "bf16" },
     };
