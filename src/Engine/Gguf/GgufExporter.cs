@@ -21,8 +21,9 @@ namespace NirvanaCluster.Engine.Gguf;
 /// engine's own scaled inverse frequencies.</item>
 /// <item>Norms, biases and rope factors F32; 2-D weights at the chosen type; Q8_0 rows whose width is not a multiple
 /// of 32 are stored F16 instead (named in <see cref="GgufExportSummary.Fallbacks"/>), as llama.cpp's quantizer does.</item>
-/// <item>A layer of MLP width 0 would drop the attention output in deci's graph (it skips the residual add), so it
-/// is written as a 1-wide MLP whose down projection is zero, which adds exactly nothing.</item>
+/// <item>deci computes a layer of MLP width 0 wrongly (it skips the residual add and drops the attention output);
+/// such a layer cannot reach the exporter: config.json validation refuses a width of 0 and pruning keeps at least
+/// <c>--mlp-multiple</c> neurons per layer.</item>
 /// </list>
 /// The file is written beside the output under a temporary name and moved into place when complete.
 /// </summary>
@@ -89,7 +90,7 @@ public static class GgufExporter
         m.UInt32($"{a}.block_count", (uint)c.NumHiddenLayers);
         m.UInt32($"{a}.context_length", (uint)c.MaxPositionEmbeddings);
         m.UInt32($"{a}.embedding_length", (uint)c.HiddenSize);
-        m.Int32s($"{a}.feed_forward_length", layers.Select(i => Math.Max(1, c.FfnOf(i))).ToArray());
+        m.Int32s($"{a}.feed_forward_length", layers.Select(c.FfnOf).ToArray());
         m.Int32s($"{a}.attention.head_count", layers.Select(c.HeadsOf).ToArray());
         m.Int32s($"{a}.attention.head_count_kv", layers.Select(c.KvHeadsOf).ToArray());
         m.Float32($"{a}.rope.freq_base", c.RopeTheta);
@@ -129,13 +130,6 @@ public static class GgufExporter
                     ? c.KvHeadsOf(layer)
                     : null;
             var (tensorName, tensorShape) = (name, shape);
-            if (layer >= 0 && c.FfnOf(layer) == 0 && name.Contains(".mlp.", StringComparison.Ordinal))
-            {
-                // Not reachable from a validated config today (widths are >= 1); kept so the rule holds if that changes.
-                dims = name.EndsWith("down_proj.weight", StringComparison.Ordinal) ? [1, c.HiddenSize] : [c.HiddenSize, 1];
-                result.Add(new GgufTensor(gguf, dims, GgmlType.F32, () => new float[c.HiddenSize]));
-                continue;
-            }
             result.Add(new GgufTensor(gguf, dims, type, () =>
             {
                 var values = checkpoint.ReadFloat32(tensorName, tensorShape);
