@@ -5,7 +5,7 @@
 //
 // JOB.json: {"model": "m.gguf", "sequences": [[ids]], "texts": ["..."], "generate": {"prompt": [ids], "tokens": N}}
 // Prints one JSON line: {"logprobs": [[log p(ids[t+1] | ids[..t]) for t in 0..n-2]], "tokens": [[ids of each text]],
-// "generate": {"tokens": [...], "seconds": s, "tokens_per_second": r}}.
+// "generate": {"tokens": [...], "seconds": s, "tokens_per_second": r, "tokens_per_cpu_second": c}}.
 // Exactness settings: F32 KV cache and no flash attention (the defaults, F16 KV and flash attention, add ~2e-2 of
 // noise to log-probabilities); one sequence at a time; probabilities are llama.cpp's softmax of the raw logits
 // (no sampling options apply), renormalized in double precision.
@@ -64,16 +64,20 @@ if (longest > 0) {
     await sequence.clearHistory();
     const tokens = [];
     const started = process.hrtime.bigint();
-    let first = null;
+    let first = null, cpuFirst = null;
     for await (const token of sequence.evaluate(job.generate.prompt, { temperature: 0 })) {
-      if (first === null) first = process.hrtime.bigint();
+      if (first === null) { first = process.hrtime.bigint(); cpuFirst = process.cpuUsage(); }
       tokens.push(token);
       if (tokens.length >= job.generate.tokens) break;
     }
     const ended = process.hrtime.bigint();
-    // Generation speed counts the tokens after the first, whose time includes evaluating the prompt.
+    const cpu = process.cpuUsage(cpuFirst);
+    // Generation speed counts the tokens after the first, whose time includes evaluating the prompt. CPU seconds
+    // (user + system of this process, one llama.cpp thread) are the figure that survives a busy machine.
     const seconds = Number(ended - first) / 1e9;
-    out.generate = { tokens, prompt_seconds: Number(first - started) / 1e9, seconds, tokens_per_second: (tokens.length - 1) / seconds };
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    out.generate = { tokens, prompt_seconds: Number(first - started) / 1e9, seconds, tokens_per_second: (tokens.length - 1) / seconds,
+      cpu_seconds: cpuSeconds, tokens_per_cpu_second: (tokens.length - 1) / cpuSeconds };
   }
   await context.dispose();
 }
