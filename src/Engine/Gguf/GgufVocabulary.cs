@@ -38,6 +38,32 @@ public static class GgufVocabulary
     public static GgufVocabularyInfo AddTo(GgufMetadata metadata, string modelDir, int embeddingRows)
     {
         var tokenizer = TokenizerLoader.Load(modelDir);
+        var info = AddTokens(metadata, modelDir, embeddingRows, tokenizer);
+        if (ChatTemplate(modelDir) is { } template) metadata.String("tokenizer.chat_template", template);
+        return info;
+    }
+
+    /// <summary>tokenizer_config.json's <c>chat_template</c> (a string), which llama.cpp's chat front ends apply.</summary>
+    private static string? ChatTemplate(string modelDir)
+    {
+        var path = Path.Combine(modelDir, TokenizerLoader.TokenizerConfigFile);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path));
+            return json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object &&
+                   json.RootElement.TryGetProperty("chat_template", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String
+                ? t.GetString()
+                : null;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})", e);
+        }
+    }
+
+    private static GgufVocabularyInfo AddTokens(GgufMetadata metadata, string modelDir, int embeddingRows, ITokenizer tokenizer)
+    {
         var json = Path.Combine(modelDir, TokenizerLoader.HuggingFaceFile);
         var bin = Path.Combine(modelDir, TokenizerLoader.Llama2cFile);
         if (tokenizer.VocabSize > embeddingRows)

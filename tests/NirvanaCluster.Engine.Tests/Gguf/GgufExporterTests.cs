@@ -113,6 +113,21 @@ public class GgufExporterTests
         Assert.Equal(32000, tokens.Length);
     }
 
+    [Fact]
+    public void Carries_the_chat_template_of_tokenizer_config_json()
+    {
+        using var temp = new TempDirectory();
+        var dir = RandomModels.Write(Pruned, temp.File("model"));
+        const string template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}";
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new { chat_template = template }));
+        GgufExporter.Export(dir, temp.File("m.gguf"));
+        Assert.Equal(template, GgufReader.Open(temp.File("m.gguf")).Metadata["tokenizer.chat_template"]!.Value);
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{not json");
+        var e = Assert.Throws<InvalidDataException>(() => GgufExporter.Export(dir, temp.File("n.gguf")));
+        Assert.Contains("tokenizer_config.json", e.Message);
+        Assert.False(File.Exists(temp.File("n.gguf")));
+    }
+
     private static float[] Floats(string path, GgufReader reader, string name) =>
         MemoryMarshal.Cast<byte, float>(GgufReader.ReadTensorBytes(path, reader.Tensor(name))).ToArray();
 }
