@@ -103,10 +103,13 @@ public static class PruneRun
         };
         var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
             OtherInputs: request.Calibration is { } c && File.Exists(c) ? [c] : null);
-        if (request.Cluster.SharedOutput)
-            PrunedModelWriter.WriteShared(outputDir, inputs, staging => pipeline.CompactIntoAsync(result.Plan, staging, request.DType, cancellation), clock.Elapsed);
-        else
-            PrunedModelWriter.Write(outputDir, inputs, pipeline.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+        GgufPruneOutput.Write(outputDir, request.Force, request.Gguf, target =>
+        {
+            if (request.Cluster.SharedOutput)
+                PrunedModelWriter.WriteShared(target, inputs, staging => pipeline.CompactIntoAsync(result.Plan, staging, request.DType, cancellation), clock.Elapsed);
+            else
+                PrunedModelWriter.Write(target, inputs, pipeline.CompactAsync(result.Plan, cancellation), clock.Elapsed);
+        });
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
         return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
     }
