@@ -182,7 +182,7 @@ public class ManifestTests
             var resource = field.Get("resource").AsString()!;
             Assert.EndsWith(".memory", resource);
             Assert.True(field.Get("divisor") is null, $"{node}: a divisor would turn the byte count into other units");
-            Assert.True(Bytes(node.Request("memory")!) < Bytes(node.Limit("memory")!), $"{node}: the budget (the memory request) must stay below the limit");
+            Assert.True(Quantity.Bytes(node.Request("memory")!) < Quantity.Bytes(node.Limit("memory")!), $"{node}: the budget (the memory request) must stay below the limit");
         }
     }
 
@@ -208,14 +208,5 @@ public class ManifestTests
         var writer = new StringWriter();
         new YamlStream(new YamlDocument(node ?? new YamlScalarNode(""))).Save(writer, assignAnchors: false);
         return writer.ToString();
-    }
-
-    /// <summary>A Kubernetes memory quantity in bytes (binary Ki..Ti and decimal k..T suffixes).</summary>
-    private static long Bytes(string quantity)
-    {
-        (string Suffix, long Factor)[] units = [("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30), ("Ti", 1L << 40), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)];
-        foreach (var (suffix, factor) in units)
-            if (quantity.EndsWith(suffix, StringComparison.Ordinal)) return long.Parse(quantity[..^suffix.Length]) * factor;
-        return long.Parse(quantity);
     }
 }
