@@ -13,8 +13,10 @@ namespace NirvanaCluster.Coordinator.Tests.Deploy;
 /// name Kubernetes gives it (Service and StatefulSet pod names, in /etc/hosts); each container started with the
 /// manifests' arguments and environment exactly as the kubelet expands them (ConfigMap as shipped, resources,
 /// pod metadata), on the ports the manifests declare. Only the volumes are folders here. The pruned model must equal
-/// the one a single process makes with the same settings.
+/// the one a single process makes with the same settings. Four programs at once load the machine: the test runs
+/// alone, after the parallel ones, so that it does not starve the heartbeats of the cluster tests (2 s pauses).
 /// </summary>
+[Collection(nameof(DeploymentRunTests))]
 public sealed class DeploymentRunTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("nirvana-deploy-").FullName;
@@ -159,6 +161,9 @@ public sealed class DeploymentRunTests(ITestOutputHelper output) : IDisposable
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
 }
+
+[CollectionDefinition(nameof(DeploymentRunTests), DisableParallelization = true)]
+public sealed class DeploymentRunCollection;
 
 /// <summary>A fact skipped, with the reason, where pods cannot be emulated (network namespaces need root and iproute2).</summary>
 public sealed class DeploymentRunFactAttribute : FactAttribute
