@@ -12,7 +12,7 @@ namespace NirvanaCluster.Clustering.Stage;
 /// <summary>
 /// One pipeline stage: a contiguous layer range of the model, as a Cluster Sharding entity on a node (or a plain
 /// child actor in the in-process placement). Its states are <see cref="Empty"/> → <see cref="Loading"/> →
-/// <see cref="Ready"/> ⇄ <see cref="InPass"/>; heavy work runs on the stage's own compute thread and comes back
+/// <see cref="Ready"/> ⇄ <see cref="InSession"/> (a pass or a decoding run); heavy work runs on the stage's own compute thread and comes back
 /// as a message, so the actor always answers. Everything a stage holds is re-created from LoadShard and the
 /// requests after it, which is what lets a lost stage be rebuilt on another node.
 /// </summary>
@@ -24,7 +24,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
     private StageCompute? _compute;
     private ShardWorker? _worker;
     private LoadShard? _loaded;
-    private StagePass? _pass;
+    private StageSession? _session;
     private string _name;
 
     public IStash Stash { get; set; } = null!;
@@ -43,7 +43,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record LoadFinished(LoadShard Request, ShardWorker? Worker, double Seconds, Exception? Error, IActorRef ReplyTo);
     private sealed record PassReady(IActorRef ReplyTo, object Reply);
-    private sealed record PassOver(PassEnded Ended, IActorRef ReplyTo);
+    private sealed record PassOver(object Ended, IActorRef ReplyTo);
     private sealed record PassError(string Operation, string Message, IActorRef ReplyTo);
 
     // --- States ------------------------------------------------------------------------------------------------------
@@ -68,6 +68,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
             else StartLoading(m);
         });
         Receive<BeginPass>(StartPass);
+        Receive<BeginDecode>(StartDecode);
         Receive<ComputeScores>(m =>
         {
             var worker = _worker!;
@@ -80,19 +81,22 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         });
         Receive<Compact>(OnCompact);
         Receive<EndPass>(m => Sender.Tell(new PassEnded { PassId = m.PassId, PeakBytes = ProcessMemory.PeakResidentBytes() }));
+        Receive<EndDecode>(m => Sender.Tell(new DecodeEnded { DecodeId = m.DecodeId }));
+        Receive<DecodeStep>(m => _log.Debug("Stage {0}: a decoding step of run {1} arrived after its end; dropped", _name, m.DecodeId));
         Receive<RunMicroBatch>(m => _log.Debug("Stage {0}: micro-batch {1} of pass {2} arrived after its pass; dropped", _name, m.MicroBatch, m.PassId));
         ReceiveAny(Unknown);
     }
 
-    private void InPass()
+    /// <summary>A pass or a decoding run is under way: its links, its steps, its end.</summary>
+    private void InSession()
     {
         Receive<OpenLinks>(m =>
         {
-            var pass = _pass!;
+            var session = _session!;
             var replyTo = Sender;
-            if (m.PassId != pass.PassId) { replyTo.Tell(Failure("link", $"OpenLinks for pass {m.PassId} during pass {pass.PassId}")); return; }
+            if (m.PassId != session.Id) { replyTo.Tell(Failure("link", $"OpenLinks for pass {m.PassId} during pass {session.Id}")); return; }
             if (_downstreamLink is null) { replyTo.Tell(new LinksOpen { PassId = m.PassId }); return; }
-            pass.OpenDownstreamAsync(_downstreamLink, _dataPlane).ContinueWith(t => t.IsCompletedSuccessfully
+            session.OpenDownstreamAsync(_downstreamLink, _dataPlane).ContinueWith(t => t.IsCompletedSuccessfully
                 ? new PassReady(replyTo, new LinksOpen { PassId = m.PassId })
                 : (object)new PassError("link", t.Exception?.InnerException?.Message ?? "cancelled", replyTo)).PipeTo(Self);
         });
@@ -100,35 +104,58 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         Receive<PassError>(m => m.ReplyTo.Tell(Failure(m.Operation, m.Message)));
         Receive<RunMicroBatch>(m =>
         {
-            if (m.PassId == _pass!.PassId) _pass.Run(m);
-            else _log.Debug("Stage {0}: dropped micro-batch {1} of pass {2} during pass {3}", _name, m.MicroBatch, m.PassId, _pass.PassId);
+            if (_session is StagePass pass && m.PassId == pass.Id) pass.Run(m);
+            else _log.Debug("Stage {0}: dropped micro-batch {1} of pass {2} during pass {3}", _name, m.MicroBatch, m.PassId, _session!.Id);
         });
-        Receive<EndPass>(m =>
+        Receive<DecodeStep>(m =>
         {
-            var pass = _pass!;
-            var replyTo = Sender;
-            if (m.PassId != pass.PassId) { replyTo.Tell(new PassEnded { PassId = m.PassId }); return; }
-            _pass = null;
-            _downstreamLink = null;
-            pass.EndAsync().ContinueWith(t => t.IsCompletedSuccessfully
-                ? new PassOver(t.Result, replyTo)
-                : (object)new PassError("end of pass", t.Exception?.InnerException?.Message ?? "cancelled", replyTo)).PipeTo(Self);
-            BecomeStacked(Ending);
+            if (_session is StageDecode decode && m.DecodeId == decode.Id) decode.Step(m);
+            else _log.Debug("Stage {0}: dropped a decoding step of run {1} during pass {2}", _name, m.DecodeId, _session!.Id);
         });
+        Receive<EndPass>(m => End(m.PassId, () => ((StagePass)_session!).EndAsync().ContinueWith(t => (object)t.Result), new PassEnded { PassId = m.PassId }));
+        Receive<EndDecode>(m => End(m.DecodeId, () => ((StageDecode)_session!).EndAsync().ContinueWith(t => (object)t.Result), new DecodeEnded { DecodeId = m.DecodeId }));
         // A new pass (the coordinator redoing one after a failure elsewhere) abandons the current one.
         Receive<BeginPass>(m =>
         {
-            var old = _pass!;
-            _pass = null;
-            _ = old.DisposeAsync().AsTask();
+            Abandon();
             StartPass(m);
+        });
+        Receive<BeginDecode>(m =>
+        {
+            Abandon();
+            StartDecode(m);
         });
         Receive<LoadShard>(m =>
         {
             if (SameShard(m)) Sender.Tell(Loaded(0));
             else Sender.Tell(Failure("load", "a different shard was requested during a pass"));
         });
-        ReceiveAny(m => Sender.Tell(Failure(Operation(m), $"stage {_name} is in pass {_pass!.PassId}; {m.GetType().Name} must wait for EndPass")));
+        ReceiveAny(m => Sender.Tell(Failure(Operation(m), $"stage {_name} is in pass {_session!.Id}; {m.GetType().Name} must wait for its end")));
+    }
+
+    /// <summary>Ends the session <paramref name="id"/> (a stale end of another is answered at once: nothing to close).</summary>
+    private void End(long id, Func<Task<object>> end, object stale)
+    {
+        var replyTo = Sender;
+        if (id != _session!.Id)
+        {
+            replyTo.Tell(stale);
+            return;
+        }
+        var ending = end();
+        _session = null;
+        _downstreamLink = null;
+        ending.ContinueWith(t => t.IsCompletedSuccessfully
+            ? new PassOver(t.Result, replyTo)
+            : (object)new PassError("end of pass", t.Exception?.InnerException?.Message ?? "cancelled", replyTo)).PipeTo(Self);
+        BecomeStacked(Ending);
+    }
+
+    private void Abandon()
+    {
+        var old = _session!;
+        _session = null;
+        _ = old.DisposeAsync().AsTask();
     }
 
     /// <summary>Between EndPass and the links being closed: nothing new starts until the pass is fully over.</summary>
@@ -198,14 +225,29 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         try
         {
             _worker!.BeginPass();
-            _pass = new StagePass(m, _worker, _compute!, Sender, Self, _name, _dataPlane);
+            _session = new StagePass(m, _worker, _compute!, Sender, Self, _name, _dataPlane);
             _downstreamLink = m.Downstream;
             Sender.Tell(new PassBegun { PassId = m.PassId });
-            Become(InPass);
+            Become(InSession);
         }
         catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
         {
             Sender.Tell(Failure("begin pass", e.Message));
+        }
+    }
+
+    private void StartDecode(BeginDecode m)
+    {
+        try
+        {
+            _session = new StageDecode(m, _worker!, _compute!, Sender, Self, _name, _dataPlane);
+            _downstreamLink = m.Downstream;
+            Sender.Tell(new DecodeBegun { DecodeId = m.DecodeId });
+            Become(InSession);
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            Sender.Tell(Failure("begin decoding", e.Message));
         }
     }
 
@@ -308,13 +350,33 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         ComputeScores => "scoring",
         Compact => "compaction",
         BeginPass or OpenLinks or EndPass => "pass",
+        BeginDecode or DecodeStep or EndDecode => "decoding",
         RunMicroBatch => "forward",
         _ => m.GetType().Name,
     };
 
+    private IActorRef _lastSender = ActorRefs.Nobody;
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (!Sender.IsNobody() && !Sender.Equals(Self)) _lastSender = Sender;
+        return base.AroundReceive(receive, message);
+    }
+
+    /// <summary>A bug in a handler restarts the actor empty: whoever was talking to it hears so, rather than waiting forever.</summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _lastSender.Tell(new StageFailure
+        {
+            Operation = "internal", MicroBatch = -1,
+            Message = $"stage {_name} failed handling {message?.GetType().Name ?? "a message"} and was restarted empty: {reason.Message}",
+        }, Self);
+        base.PreRestart(reason, message);
+    }
+
     protected override void PostStop()
     {
-        if (_pass is { } p) _ = p.DisposeAsync().AsTask();
+        if (_session is { } p) _ = p.DisposeAsync().AsTask();
         _compute?.Dispose();
         _worker = null;
     }

@@ -4,9 +4,10 @@ using NirvanaCluster.Engine.Ops;
 namespace NirvanaCluster.Engine.Model;
 
 /// <summary>
-/// Token-by-token decoding of B sequences in lock-step with a key/value cache, for generation. Needs the whole
-/// model (embedding through lm_head). Each <see cref="Step"/> consumes one token per sequence at the next
-/// position and yields logits[B, V] for that position.
+/// Token-by-token decoding of B sequences in lock-step with a key/value cache, for generation. For the whole model,
+/// each <see cref="Step"/> consumes one token per sequence at the next position and yields logits[B, V]; a shard
+/// (a cluster stage) takes tokens or the previous stage's hidden states x[B, D] and yields hidden states or logits
+/// (<see cref="StepShard"/>), with its own layers' cache, so that stages decode together what one model would.
 /// </summary>
 public sealed class IncrementalDecoder
 {
@@ -22,8 +23,6 @@ public sealed class IncrementalDecoder
 
     public IncrementalDecoder(LlamaShard model, int batch, int maxPositions)
     {
-        if (!model.HasEmbedding || !model.HasHead || model.FirstLayer != 0 || model.EndLayer != model.Config.NumHiddenLayers)
-            throw new ArgumentException("incremental decoding needs the whole model in one shard");
         _model = model;
         _batch = batch;
         MaxPositions = maxPositions;
@@ -44,15 +43,46 @@ public sealed class IncrementalDecoder
         _scores = new float[maxPositions];
     }
 
-    /// <summary>Feeds tokens[B] at the current position and writes logits[B, V].</summary>
+    /// <summary>Length of a shard step's output: logits[B, V] at the head, hidden states[B, D] elsewhere.</summary>
+    public int OutputLength => _batch * (_model.HasHead ? _model.Vocab : _model.Hidden);
+
+    /// <summary>
+    /// One position through this shard: tokens[B] at the first stage, else hidden[B, D] from the stage before;
+    /// writes logits[B, V] at the head, else hidden[B, D] for the stage after.
+    /// </summary>
+    public void StepShard(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, Span<float> output)
+    {
+        if (output.Length != OutputLength) throw new ArgumentException($"need an output of {OutputLength} floats", nameof(output));
+        var x = _x.AsSpan();
+        if (_model.HasEmbedding)
+        {
+            if (tokens.Length != _batch) throw new ArgumentException($"need {_batch} tokens, one per sequence", nameof(tokens));
+            _model.Embed(x, tokens);
+        }
+        else
+        {
+            if (hidden.Length != x.Length) throw new ArgumentException($"need hidden states of B*D = {_batch}*{_model.Hidden}", nameof(hidden));
+            hidden.CopyTo(x);
+        }
+        Advance(output);
+    }
+
+    /// <summary>Feeds tokens[B] at the current position and writes logits[B, V] (the whole model).</summary>
     public void Step(ReadOnlySpan<int> tokens, Span<float> logits)
     {
+        if (!_model.HasEmbedding || !_model.HasHead) throw new InvalidOperationException("Step needs the whole model; a stage uses StepShard");
         if (tokens.Length != _batch) throw new ArgumentException($"need {_batch} tokens, one per sequence", nameof(tokens));
+        _model.Embed(_x, tokens);
+        Advance(logits);
+    }
+
+    /// <summary>Runs this shard's layers on x (already in place) at the current position, then the head if it has one.</summary>
+    private void Advance(Span<float> output)
+    {
         if (Position >= MaxPositions) throw new InvalidOperationException($"the cache holds {MaxPositions} positions");
         int b = _batch, d = _model.Hidden, dh = _model.Config.HeadDim, p = Position;
         var eps = _model.Config.RmsNormEps;
         var x = _x.AsSpan();
-        _model.Embed(x, tokens);
         for (var li = 0; li < _model.Layers.Count; li++)
         {
             var w = _model.Layers[li];
@@ -102,9 +132,13 @@ public sealed class IncrementalDecoder
             Linear.Forward(branch, gate, w.DownProj, default, b, f, d);
             TensorPrimitives.Add(x, branch, x);
         }
-        var normed = _norm.AsSpan(0, b * d);
-        _model.FinalNormForward(normed, default, x, b);
-        _model.Logits(logits, normed, b);
+        if (_model.HasHead)
+        {
+            var normed = _norm.AsSpan(0, b * d);
+            _model.FinalNormForward(normed, default, x, b);
+            _model.Logits(output, normed, b);
+        }
+        else x.CopyTo(output);
         Position++;
     }
 }

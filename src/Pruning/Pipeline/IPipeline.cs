@@ -21,6 +21,14 @@ public interface IPipeline : IAsyncDisposable
     Task<PassResult> RunPassAsync(IReadOnlyList<int[]> sequences, int microBatchSize, ObjectiveKind objective, int maxInFlight,
         IProgress<PassProgress>? progress, CancellationToken cancellation);
 
+    /// <summary>
+    /// Continues equal-length prompts by <paramref name="newTokens"/> tokens, sequence i sampling with seed + i at
+    /// <paramref name="temperature"/>: exactly what <see cref="Engine.Model.Generator"/> gives with the whole model in
+    /// one process. <paramref name="progress"/> counts the new tokens of the first sequence.
+    /// </summary>
+    Task<int[][]> GenerateAsync(IReadOnlyList<int[]> prompts, int newTokens, float temperature, int seed, IProgress<int>? progress,
+        CancellationToken cancellation);
+
     /// <summary>Unit scores of every layer, in layer order (the gradient criteria need a pass first).</summary>
     Task<IReadOnlyList<LayerScores>> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation);
 

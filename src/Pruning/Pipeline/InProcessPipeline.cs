@@ -20,6 +20,16 @@ public sealed class InProcessPipeline(IReadOnlyList<LocalStage> stages) : IPipel
         IProgress<PassProgress>? progress, CancellationToken cancellation) =>
         PipelineRunner.RunAsync(stages, sequences, microBatchSize, objective, maxInFlight, progress, cancellation);
 
+    public Task<int[][]> GenerateAsync(IReadOnlyList<int[]> prompts, int newTokens, float temperature, int seed, IProgress<int>? progress,
+        CancellationToken cancellation)
+    {
+        // The oracle decodes with the whole model, as one process would; split stages are what the cluster pipeline is for.
+        if (stages.Count != 1) throw new NotSupportedException("the in-process oracle samples with the whole model in one stage");
+        var done = 0;
+        return Task.FromResult(Engine.Model.Generator.Generate(stages[0].Shard, prompts, newTokens, temperature, seed,
+            onToken: progress is null ? null : (b, _) => { if (b == 0) progress.Report(++done); }));
+    }
+
     public async Task<IReadOnlyList<LayerScores>> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation)
     {
         var perStage = await Task.WhenAll(stages.Select(s => s.ScoresAsync(method, seed, cancellation)));

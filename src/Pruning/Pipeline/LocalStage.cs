@@ -26,6 +26,9 @@ public sealed class LocalStage : IStage, IAsyncDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>The stage's layers, for work that needs the shard itself (the oracle's sampling).</summary>
+    public Engine.Model.LlamaShard Shard => _worker.Shard;
     public StageDescriptor Descriptor { get; }
 
     public Task BeginPassAsync(CancellationToken cancellation) => Post("begin-pass", () => { _worker.BeginPass(); return true; });

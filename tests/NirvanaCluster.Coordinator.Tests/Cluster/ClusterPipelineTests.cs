@@ -57,6 +57,29 @@ public sealed class ClusterPipelineTests() : Akka.TestKit.Xunit2.TestKit(Configu
         for (var i = 0; i < want.Count; i++) Assert.Equal(want[i].Data, got[i].Data);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Sampling_through_stages_gives_the_sequences_of_the_whole_model_in_one_process(bool overTcp)
+    {
+        using var tiny = new TinyModel(layers: 4, seed: 8);
+        var whole = ShardLoader.LoadAll(tiny.ModelDir);
+        int[][] prompts = [[1], [1], [1], [1], [1]];
+        var expected = Engine.Model.Generator.Generate(whole, prompts, 20, temperature: 1f, seed: 17);
+        int[][] longer = [[1, 7, 3], [1, 9, 4]]; // a prompt longer than one token only fills the cache at first
+        var expectedLonger = Engine.Model.Generator.Generate(whole, longer, 6, temperature: 0.7f, seed: 3);
+
+        await using IDataPlane dataPlane = overTcp ? TcpDataPlane.Start("127.0.0.1", 0, "127.0.0.1") : new InMemoryDataPlane();
+        var actors = Split.Select((_, i) => Sys.ActorOf(StageActor.Props(dataPlane, $"node-{i}"), $"sampling-stage-{i}-{overTcp}")).ToArray();
+        var stages = Split.Select((r, i) => new StageInfo($"node-{i}", new StageDescriptor(r.First, r.End, i == 0, i == Split.Length - 1))).ToArray();
+        await using var pipeline = new ClusterPipeline(Sys, new StageRefs.Direct(actors), stages, stages.Select(_ => (Address?)null).ToArray(), dataPlane, null);
+        await pipeline.LoadAsync("test", tiny.ModelDir, CancellationToken.None);
+        Assert.Equal(expected, await pipeline.GenerateAsync(prompts, 20, 1f, 17, null, CancellationToken.None));
+        Assert.Equal(expectedLonger, await pipeline.GenerateAsync(longer, 6, 0.7f, 3, null, CancellationToken.None));
+        // And a pass afterwards still works: the stages left the decoding state cleanly.
+        await pipeline.RunPassAsync(prompts.Select(p => expected[0]).ToArray(), 2, ObjectiveKind.SequenceNll, 2, null, CancellationToken.None);
+    }
+
     [Fact]
     public async Task A_stage_that_fails_ends_the_step_naming_the_stage_and_the_operation()
     {
