@@ -43,6 +43,11 @@ public sealed class ShardNodeActor : Actor
         Receive<ComputeScores>(m => Guard("scoring", () => Sender.Tell(ToProto(_worker!.Scores(ToMethod(m.Method), m.Seed)))));
         Receive<Compact>(m => Guard("compaction", () => OnCompact(m)));
         Receive<FetchPart>(m => Guard("compaction", () => OnFetchPart(m)));
+        Receive<LoadMasks>(m => Guard("load-masks", () =>
+        {
+            _worker!.LoadMasks(m.Variants.Select(v => (IReadOnlyList<LayerPlan>)v.Layers.Select(FromKeep).ToArray()).ToArray());
+            Sender.Tell(new MasksLoaded { Variants = m.Variants.Count });
+        }));
         Receive<QueryBusyTime>(_ => Sender.Tell(new BusyTime { Seconds = _worker!.BusyTime.TotalSeconds }));
     }
 
@@ -63,9 +68,10 @@ public sealed class ShardNodeActor : Actor
     {
         var tokens = TensorConversions.ReadTokens(TensorConversions.Find(tensors, "tokens") ?? throw new InvalidDataException("Forward without a 'tokens' tensor"));
         var hidden = TensorConversions.Find(tensors, "hidden") is { } h ? TensorConversions.ReadFloats(h) : null;
-        var step = _worker!.Forward(m.MicroBatch, tokens, hidden, m.Batch, m.Positions, ToObjective(m.Objective), m.TotalSequences);
+        var step = _worker!.Forward(m.MicroBatch, tokens, hidden, m.Batch, m.Positions, ToObjective(m.Objective), m.TotalSequences, m.Variant);
         var done = new ForwardDone { MicroBatch = m.MicroBatch, Objective = step.Objective };
         if (step.SequenceNll is { } nll) done.SequenceNll.AddRange(nll);
+        if (step.SequenceKl is { } kl) done.SequenceKl.AddRange(kl);
         Reply(done, step.Tensor.Length == 0 ? [] : [TensorPayload.FromFloats("output", step.Tensor, step.Tensor.Length)]);
     }
 
@@ -78,7 +84,7 @@ public sealed class ShardNodeActor : Actor
 
     private void OnCompact(Compact m)
     {
-        var plan = m.Layers.Select(l => new LayerPlan(l.Layer, 0, 0, [.. l.KvGroups], [.. l.Neurons], [], [])).ToArray();
+        var plan = m.Layers.Select(FromKeep).ToArray();
         var tensors = ShardTensors.Of(_worker!.Shard, _worker.Compact(plan));
         _parts = [];
         if (m.SharedOutputFile.Length > 0)
@@ -134,9 +140,21 @@ public sealed class ShardNodeActor : Actor
 
     private void Fail(string operation, string message) => Sender.Tell(new StageFailure { Operation = operation, Message = message });
 
+    /// <summary>A layer's kept units as the protocol carries them (compaction and masked evaluation).</summary>
+    public static LayerKeep ToKeep(LayerPlan l)
+    {
+        var keep = new LayerKeep { Layer = l.Layer };
+        keep.KvGroups.AddRange(l.KeptKvGroups);
+        keep.Neurons.AddRange(l.KeptMlpNeurons);
+        return keep;
+    }
+
+    public static LayerPlan FromKeep(LayerKeep l) => new(l.Layer, 0, 0, [.. l.KvGroups], [.. l.Neurons], [], []);
+
     public static ObjectiveKind ToObjective(Objective o) => o switch
     {
         Objective.SequenceNll => ObjectiveKind.SequenceNll,
+        Objective.KlToDense => ObjectiveKind.KlToDense,
         Objective.MaxLogit => ObjectiveKind.MaxLogit,
         Objective.LmLoss => ObjectiveKind.LanguageModelLoss,
         _ => ObjectiveKind.None,
@@ -145,6 +163,7 @@ public sealed class ShardNodeActor : Actor
     public static Objective ToProto(ObjectiveKind o) => o switch
     {
         ObjectiveKind.SequenceNll => Objective.SequenceNll,
+        ObjectiveKind.KlToDense => Objective.KlToDense,
         ObjectiveKind.MaxLogit => Objective.MaxLogit,
         ObjectiveKind.LanguageModelLoss => Objective.LmLoss,
         _ => Objective.None,

@@ -4,5 +4,5 @@ namespace NirvanaCluster.Messages;
 public static class ProtocolVersion
 {
     /// <summary>Bump on any incompatible change to the framing, the handshake or a message's meaning.</summary>
-    public const uint Current = 1;
+    public const uint Current = 2; // 2: masked evaluation (LoadMasks, Forward.variant, OBJECTIVE_KL_TO_DENSE)
 }

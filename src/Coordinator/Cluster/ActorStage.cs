@@ -46,11 +46,24 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
         var reply = await RequestAsync("forward", new Forward
         {
             MicroBatch = step.MicroBatch, Batch = step.Batch, Positions = step.Positions,
-            Objective = ShardNodeActor.ToProto(step.Objective), TotalSequences = step.TotalSequences,
+            Objective = ShardNodeActor.ToProto(step.Objective), TotalSequences = step.TotalSequences, Variant = step.Variant,
         }, tensors, cancellation);
         var done = (ForwardDone)reply.Message;
         var output = TensorConversions.Find(reply.Tensors, "output") is { } o ? TensorConversions.ReadFloats(o) : [];
-        return new StepResult(output, done.Objective, done.SequenceNll.Count > 0 ? [.. done.SequenceNll] : null);
+        return new StepResult(output, done.Objective, done.SequenceNll.Count > 0 ? [.. done.SequenceNll] : null,
+            done.SequenceKl.Count > 0 ? [.. done.SequenceKl] : null);
+    }
+
+    public async Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> variants, CancellationToken cancellation)
+    {
+        var request = new LoadMasks();
+        foreach (var variant in variants)
+        {
+            var mask = new MaskVariant();
+            mask.Layers.AddRange(variant.Select(ShardNodeActor.ToKeep));
+            request.Variants.Add(mask);
+        }
+        await RequestAsync("load-masks", request, [], cancellation);
     }
 
     public async Task<float[]?> BackwardAsync(int microBatch, float[] dOutput, CancellationToken cancellation)
@@ -68,13 +81,7 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
     public async Task<IReadOnlyList<ShardTensor>> CompactAsync(IReadOnlyList<LayerPlan> plan, CancellationToken cancellation)
     {
         var request = new Compact { SharedOutputFile = SharedOutputFile ?? "", Dtype = SharedOutputDType };
-        foreach (var l in plan)
-        {
-            var keep = new LayerKeep { Layer = l.Layer };
-            keep.KvGroups.AddRange(l.KeptKvGroups);
-            keep.Neurons.AddRange(l.KeptMlpNeurons);
-            request.Layers.Add(keep);
-        }
+        request.Layers.AddRange(plan.Select(ShardNodeActor.ToKeep));
         var compacted = (Compacted)(await RequestAsync("compaction", request, [], cancellation)).Message;
         if (SharedOutputFile is not null) return [.. compacted.Written.Select(n => new ShardTensor(n, [], []))];
         var tensors = new List<ShardTensor>();

@@ -21,6 +21,8 @@ public sealed class ShardWorker
     private LayerTape? _scratch;
     private (int Batch, int Positions) _shape;
     private int _lastBackward = -1;
+    private LayerMask?[][] _masks = [];
+    private readonly Dictionary<int, float[]> _denseLogits = new();
 
     public ShardWorker(LlamaShard shard)
     {
@@ -47,18 +49,25 @@ public sealed class ShardWorker
     /// Runs the shard on a micro-batch: tokens[B*T] at the first stage, hidden[B,T,D] elsewhere. Returns the
     /// hidden state for the next stage; at the head stage with an objective, returns the gradient for the
     /// previous stage (having already run this shard's own backward) and the objective's contribution.
+    /// Variant k &gt; 0 (evaluation only) runs with the k-th mask set of <see cref="LoadMasks"/>.
     /// </summary>
-    public StepResult Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences)
+    public StepResult Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences,
+        int variant = 0)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences); }
+        try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences, variant); }
         finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
     }
 
-    private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences)
+    private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences,
+        int variant)
     {
         var n = batch * positions;
         if (tokens.Length != n) throw new ArgumentException($"micro-batch {microBatch}: {tokens.Length} tokens, expected B*T = {batch}*{positions}");
+        if (variant < 0 || variant > _masks.Length)
+            throw new ArgumentException($"micro-batch {microBatch}: variant {variant} is not loaded (this stage holds the dense variant 0 and {_masks.Length} mask set(s))");
+        if (variant > 0 && objective.HasGradient())
+            throw new ArgumentException($"micro-batch {microBatch}: a gradient pass runs the dense model; masked variants are for evaluation");
         var x = new float[n * Shard.Hidden];
         if (Shard.HasEmbedding) Shard.Embed(x, tokens);
         else
@@ -69,8 +78,9 @@ public sealed class ShardWorker
         }
         if (!objective.HasGradient())
         {
-            Shard.ForwardLayers(x, batch, positions, scratch: Scratch(batch, positions));
-            if (objective != ObjectiveKind.SequenceNll || !Shard.HasHead) return new StepResult(x, 0);
+            Shard.ForwardLayers(x, batch, positions, scratch: Scratch(batch, positions), masks: variant == 0 ? null : _masks[variant - 1]);
+            if (!Shard.HasHead || objective == ObjectiveKind.None) return new StepResult(x, 0);
+            if (objective == ObjectiveKind.KlToDense) return KlToDense(microBatch, variant, x, tokens, batch, positions);
             var nll = SequenceNll(x, tokens, batch, positions);
             return new StepResult([], nll.Sum(), nll);
         }
@@ -81,6 +91,61 @@ public sealed class ShardWorker
         var dx = new float[x.Length];
         var value = ObjectiveKinds.Create(objective, totalSequences).ForwardBackward(Shard, x, dx, tokens, batch, positions);
         return new StepResult(BackwardCore(microBatch, dx) ?? [], value);
+    }
+
+    /// <summary>The most micro-batches of dense logits the head held at once during masked evaluation (a memory diagnostic).</summary>
+    public int PeakDenseMicroBatchesHeld { get; private set; }
+
+    /// <summary>
+    /// Masked evaluation: the mask set of each variant k = 1..K, as kept units for (at least) this shard's layers.
+    /// Clears the dense logits kept from an earlier evaluation.
+    /// </summary>
+    public void LoadMasks(IReadOnlyList<IReadOnlyList<LayerPlan>> variants)
+    {
+        _masks = variants.Select((plan, k) => Shard.Layers.Select(layer =>
+        {
+            var entry = plan.FirstOrDefault(p => p.Layer == layer.Index)
+                ?? throw new ArgumentException($"mask variant {k + 1} has no entry for layer {layer.Index}");
+            return (LayerMask?)LayerMask.Keeping(layer.Index, layer.KvHeads, layer.Ffn, entry.KeptKvGroups, entry.KeptMlpNeurons);
+        }).ToArray()).ToArray();
+        _denseLogits.Clear();
+    }
+
+    /// <summary>
+    /// Head stage, masked evaluation. Variant 0 keeps the micro-batch's dense logits [B,T,V]; variant k &gt; 0 is
+    /// compared with them row by row. Each returns per-sequence NLL and summed KL(dense || variant) over all T
+    /// positions. The dense logits go once the micro-batch's last variant is done: only the micro-batches in
+    /// flight are ever held, never the whole held-out set's logits.
+    /// </summary>
+    private StepResult KlToDense(int microBatch, int variant, float[] x, int[] tokens, int batch, int positions)
+    {
+        int d = Shard.Hidden, vocab = Shard.Vocab, rows = positions * vocab;
+        float[]? dense;
+        if (variant == 0)
+        {
+            _denseLogits[microBatch] = dense = new float[batch * rows];
+            PeakDenseMicroBatchesHeld = Math.Max(PeakDenseMicroBatchesHeld, _denseLogits.Count);
+        }
+        else if (!_denseLogits.TryGetValue(microBatch, out dense))
+            throw new InvalidOperationException($"micro-batch {microBatch}: variant {variant} arrived before the dense variant 0 (or after the last)");
+        var normed = new float[positions * d];
+        var own = variant == 0 ? null : new float[rows];
+        var targets = new int[positions];
+        var nll = new double[batch];
+        var kl = new double[batch];
+        for (var b = 0; b < batch; b++)
+        {
+            Shard.FinalNormForward(normed, default, x.AsSpan(b * positions * d, positions * d), positions);
+            var logits = own is null ? dense.AsSpan(b * rows, rows) : own.AsSpan(); // the dense variant writes straight into what it keeps
+            Shard.Logits(logits, normed, positions);
+            for (var t = 0; t < positions; t++) targets[t] = t + 1 < positions ? tokens[b * positions + t + 1] : -1;
+            nll[b] = CrossEntropy.Forward(logits, targets, vocab);
+            if (own is not null)
+                for (var t = 0; t < positions; t++)
+                    kl[b] += Evaluation.KlDivergence.RowKl(dense.AsSpan(b * rows + t * vocab, vocab), own.AsSpan(t * vocab, vocab));
+        }
+        if (variant == _masks.Length) _denseLogits.Remove(microBatch);
+        return new StepResult([], nll.Sum(), nll, kl);
     }
 
     /// <summary>Backward of a micro-batch whose forward kept tapes; returns dx for the previous stage, or null at the first.</summary>
@@ -151,5 +216,8 @@ public sealed class ShardWorker
 /// <summary>Which part of the model a stage holds.</summary>
 public sealed record StageDescriptor(int FirstLayer, int EndLayer, bool HasEmbedding, bool HasHead);
 
-/// <summary>A forward step's output: hidden states (or, at the head in a gradient pass, dx) and the objective's share.</summary>
-public sealed record StepResult(float[] Tensor, double Objective, double[]? SequenceNll = null);
+/// <summary>
+/// A forward step's output: hidden states (or, at the head in a gradient pass, dx) and the objective's share; at the
+/// head of an evaluation, each sequence's summed NLL and (masked evaluation) summed KL(dense || variant).
+/// </summary>
+public sealed record StepResult(float[] Tensor, double Objective, double[]? SequenceNll = null, double[]? SequenceKl = null);
