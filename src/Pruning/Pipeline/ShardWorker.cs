@@ -130,7 +130,8 @@ public sealed class ShardWorker
             throw new InvalidOperationException($"micro-batch {microBatch}: variant {variant} arrived before the dense variant 0 (or after the last)");
         var normed = new float[positions * d];
         var own = variant == 0 ? null : new float[rows];
-        var targets = new int[positions];
+        var scratch = new float[vocab];
+        var probs = new float[vocab];
         var nll = new double[batch];
         var kl = new double[batch];
         for (var b = 0; b < batch; b++)
@@ -138,11 +139,20 @@ public sealed class ShardWorker
             Shard.FinalNormForward(normed, default, x.AsSpan(b * positions * d, positions * d), positions);
             var logits = own is null ? dense.AsSpan(b * rows, rows) : own.AsSpan(); // the dense variant writes straight into what it keeps
             Shard.Logits(logits, normed, positions);
-            for (var t = 0; t < positions; t++) targets[t] = t + 1 < positions ? tokens[b * positions + t + 1] : -1;
-            nll[b] = CrossEntropy.Forward(logits, targets, vocab);
-            if (own is not null)
-                for (var t = 0; t < positions; t++)
-                    kl[b] += Evaluation.KlDivergence.RowKl(dense.AsSpan(b * rows + t * vocab, vocab), own.AsSpan(t * vocab, vocab));
+            for (var t = 0; t < positions; t++)
+            {
+                var row = logits.Slice(t * vocab, vocab);
+                var lse = Evaluation.KlDivergence.LogSumExp(row, scratch);
+                if (t + 1 < positions)
+                {
+                    var target = tokens[b * positions + t + 1];
+                    if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"target {target} is outside [0, {vocab})");
+                    nll[b] += lse - row[target];
+                }
+                if (own is null) continue;
+                var p = dense.AsSpan(b * rows + t * vocab, vocab);
+                kl[b] += Evaluation.KlDivergence.RowKl(p, Evaluation.KlDivergence.LogSumExp(p, scratch), row, lse, probs, scratch);
+            }
         }
         if (variant == _masks.Length) _denseLogits.Remove(microBatch);
         return new StepResult([], nll.Sum(), nll, kl);
