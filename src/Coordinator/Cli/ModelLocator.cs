@@ -2,7 +2,10 @@ using NirvanaCluster.Engine.Checkpoints;
 
 namespace NirvanaCluster.Coordinator.Cli;
 
-/// <summary>Resolves --model: a folder, or (omitted) the default model, fetched and converted on first use.</summary>
+/// <summary>
+/// Resolves --model: a folder, or (omitted) the default model, fetched and converted on first use. The default model
+/// passed by its path (or a copy of it) counts as the default, so its defaults (calibration 'generated') apply.
+/// </summary>
 public static class ModelLocator
 {
     public static string Resolve(string? model, out bool isDefault)
@@ -11,6 +14,7 @@ public static class ModelLocator
         if (model is null) return Engine.Assets.DefaultModel.Ensure();
         if (!Directory.Exists(model)) throw new ArgumentException($"--model: folder '{model}' does not exist");
         if (!File.Exists(Path.Combine(model, ConfigJson.FileName))) throw new ArgumentException($"--model: '{model}' has no config.json; expected a Hugging Face model folder");
+        isDefault = Engine.Assets.DefaultModel.IsDefault(model);
         return model;
     }
 

@@ -15,14 +15,13 @@ public static class PruneCommand
     {
         var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
         var calibration = new Option<string?>("--calibration") { Description = "JSON token-id file, text/JSONL file, or 'generated' (default on the default model: generated)" };
-        var sparsity = new Option<double>("--sparsity") { Description = "Fraction of attention+MLP weights to remove, in (0, 1)", Required = true };
-        var gamma = new Option<double>("--gamma") { Description = "Attention/MLP balance (NIRVANA's gamma; 1 prunes both pools at the same fraction)", DefaultValueFactory = _ => 3.36 };
+        var sweep = new SweepFlags();
         var method = new Option<string>("--method") { Description = "nirvana | magnitude | taylor-loss | random", DefaultValueFactory = _ => "nirvana" };
         var allocation = new Option<string>("--allocation") { Description = "global (NIRVANA's two global pools) | uniform (same fraction per layer)", DefaultValueFactory = _ => "global" };
         var samples = new Option<int>("--samples") { Description = "Calibration samples N (text or generated)", DefaultValueFactory = _ => 32 };
         var seqLen = new Option<int>("--seq-len") { Description = "Calibration sample length T in tokens", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed K for calibration sampling and the random method", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force)", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the pruned model, or for a sweep's models and report (refused if it exists, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
@@ -34,12 +33,16 @@ public static class PruneCommand
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
-            model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
+            model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
         };
         command.Options.Add(calibrationSeeds);
+        sweep.AddTo(command);
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
+            var sparsities = parse.GetValue(sweep.Sparsity) ?? [];
+            if (sparsities.Length == 0) throw new ArgumentException("--sparsity needs a value");
+            var (gamma, gammaCandidates) = SweepFlags.ParseGamma(parse.GetValue(sweep.Gamma));
             var request = new PruneRequest
             {
                 Model = parse.GetValue(model),
@@ -48,8 +51,8 @@ public static class PruneCommand
                 SeqLen = parse.GetValue(seqLen),
                 Options = new PruneOptions
                 {
-                    Sparsity = parse.GetValue(sparsity),
-                    Gamma = parse.GetValue(gamma),
+                    Sparsity = sparsities[0],
+                    Gamma = gamma,
                     Method = PruningMethods.Parse(parse.GetValue(method)!),
                     Allocation = ParseAllocation(parse.GetValue(allocation)!),
                     Seed = parse.GetValue(seed),
@@ -60,6 +63,11 @@ public static class PruneCommand
                 DType = ParseDType(parse.GetValue(dtype)!),
                 CalibrationSeeds = parse.GetValue(calibrationSeeds) ?? [],
                 Cluster = cluster.Read(parse),
+                Sparsities = sparsities.Length > 1 ? sparsities : [],
+                GammaCandidates = gammaCandidates,
+                ScoresFile = parse.GetValue(sweep.Scores),
+                SelectionTokens = parse.GetValue(sweep.SelectionTokens),
+                SelectionSamples = parse.GetValue(sweep.SelectionSamples),
             };
             var outcome = await PruneRun.RunAsync(request, cancellation);
             Console.Out.WriteLine(outcome.Summary);

@@ -4,7 +4,7 @@ namespace NirvanaCluster.Engine.Checkpoints;
 /// Creates a folder all at once: it is filled under a hidden sibling name and moved into place only when complete,
 /// so a crash or an error leaves either the old folder or nothing, never half a model.
 /// </summary>
-internal static class AtomicDirectory
+public static class AtomicDirectory
 {
     /// <param name="target">the folder to create</param>
     /// <param name="replace">replace an existing <paramref name="target"/> (only after the new one is complete)</param>
