@@ -22,7 +22,7 @@ public sealed class ShardWorker
     private (int Batch, int Positions) _shape;
     private int _lastBackward = -1;
     private LayerMask?[][] _masks = [];
-    private readonly Dictionary<int, float[]> _denseLogits = new();
+    private readonly Dictionary<int, (float[] Logits, double[] Lse)> _denseLogits = new();
 
     public ShardWorker(LlamaShard shard)
     {
@@ -120,14 +120,15 @@ public sealed class ShardWorker
     private StepResult KlToDense(int microBatch, int variant, float[] x, int[] tokens, int batch, int positions)
     {
         int d = Shard.Hidden, vocab = Shard.Vocab, rows = positions * vocab;
-        float[]? dense;
+        (float[] Logits, double[] Lse) kept;
         if (variant == 0)
         {
-            _denseLogits[microBatch] = dense = new float[batch * rows];
+            _denseLogits[microBatch] = kept = (new float[batch * rows], new double[batch * positions]);
             PeakDenseMicroBatchesHeld = Math.Max(PeakDenseMicroBatchesHeld, _denseLogits.Count);
         }
-        else if (!_denseLogits.TryGetValue(microBatch, out dense))
+        else if (!_denseLogits.TryGetValue(microBatch, out kept))
             throw new InvalidOperationException($"micro-batch {microBatch}: variant {variant} arrived before the dense variant 0 (or after the last)");
+        var (dense, denseLse) = kept;
         var normed = new float[positions * d];
         var own = variant == 0 ? null : new float[rows];
         var scratch = new float[vocab];
@@ -149,9 +150,12 @@ public sealed class ShardWorker
                     if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"target {target} is outside [0, {vocab})");
                     nll[b] += lse - row[target];
                 }
-                if (own is null) continue;
-                var p = dense.AsSpan(b * rows + t * vocab, vocab);
-                kl[b] += Evaluation.KlDivergence.RowKl(p, Evaluation.KlDivergence.LogSumExp(p, scratch), row, lse, probs, scratch);
+                if (own is null)
+                {
+                    denseLse[b * positions + t] = lse;
+                    continue;
+                }
+                kl[b] += Evaluation.KlDivergence.RowKl(dense.AsSpan(b * rows + t * vocab, vocab), denseLse[b * positions + t], row, lse, probs, scratch);
             }
         }
         if (variant == _masks.Length) _denseLogits.Remove(microBatch);
