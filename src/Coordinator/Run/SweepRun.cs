@@ -68,6 +68,8 @@ public static class SweepRun
         var candidates = SweepPlanner.Plan(setup.Config, sets, sparsities, gammas, options);
         var heldOut = SelectionSet.Resolve(request, setup.Spec, setup.ModelDir, setup.Config,
             request.CalibrationSeeds.Count > 0 ? request.CalibrationSeeds : [options.Seed]).Without(calibrationRows);
+        timings["held_out_set"] = phase.Elapsed.TotalSeconds;
+        phase.Restart();
         var first = SweepPlanner.FirstIdentical(candidates);
         var distinct = Enumerable.Range(0, candidates.Count).Where(i => first[i] == i).ToArray();
         Log.Information("Sweep: {Candidates} candidate plans ({Distinct} distinct) over sparsities {Sparsities}, gammas {Gammas}, {Sets} score set(s); held-out set {HeldOut}",

@@ -23,6 +23,7 @@ public sealed class ShardWorker
     private int _lastBackward = -1;
     private LayerMask?[][] _masks = [];
     private readonly Dictionary<int, (float[] Logits, double[] Lse)> _denseLogits = new();
+    private float[]? _variantLogits;
 
     public ShardWorker(LlamaShard shard)
     {
@@ -109,6 +110,7 @@ public sealed class ShardWorker
             return (LayerMask?)LayerMask.Keeping(layer.Index, layer.KvHeads, layer.Ffn, entry.KeptKvGroups, entry.KeptMlpNeurons);
         }).ToArray()).ToArray();
         _denseLogits.Clear();
+        _variantLogits = null;
     }
 
     /// <summary>
@@ -129,35 +131,45 @@ public sealed class ShardWorker
         else if (!_denseLogits.TryGetValue(microBatch, out kept))
             throw new InvalidOperationException($"micro-batch {microBatch}: variant {variant} arrived before the dense variant 0 (or after the last)");
         var (dense, denseLse) = kept;
-        var normed = new float[positions * d];
-        var own = variant == 0 ? null : new float[rows];
-        var scratch = new float[vocab];
-        var probs = new float[vocab];
+        var n = batch * positions;
+        var normed = new float[n * d];
+        Shard.FinalNormForward(normed, default, x, n);
+        // One lm_head GEMM for the micro-batch; the dense variant writes straight into what it keeps.
+        float[] logits;
+        if (variant == 0) logits = dense;
+        else
+        {
+            if (_variantLogits is null || _variantLogits.Length < batch * rows) _variantLogits = new float[batch * rows];
+            logits = _variantLogits;
+        }
+        Shard.Logits(logits.AsSpan(0, batch * rows), normed, n);
+        var rowNll = new double[n];
+        var rowKl = new double[n];
+        // Rows are independent: spread them over the cores, then add up per sequence in position order.
+        Parallel.For(0, n, () => (new float[vocab], new float[vocab]), (r, _, buffers) =>
+        {
+            var (scratch, probs) = buffers;
+            var row = logits.AsSpan(r * vocab, vocab);
+            var lse = Evaluation.KlDivergence.LogSumExp(row, scratch);
+            var t = r % positions;
+            if (t + 1 < positions)
+            {
+                var target = tokens[r + 1];
+                if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"target {target} is outside [0, {vocab})");
+                rowNll[r] = lse - row[target];
+            }
+            if (variant == 0) denseLse[r] = lse;
+            else rowKl[r] = Evaluation.KlDivergence.RowKl(dense.AsSpan(r * vocab, vocab), denseLse[r], row, lse, probs, scratch);
+            return buffers;
+        }, _ => { });
         var nll = new double[batch];
         var kl = new double[batch];
         for (var b = 0; b < batch; b++)
-        {
-            Shard.FinalNormForward(normed, default, x.AsSpan(b * positions * d, positions * d), positions);
-            var logits = own is null ? dense.AsSpan(b * rows, rows) : own.AsSpan(); // the dense variant writes straight into what it keeps
-            Shard.Logits(logits, normed, positions);
             for (var t = 0; t < positions; t++)
             {
-                var row = logits.Slice(t * vocab, vocab);
-                var lse = Evaluation.KlDivergence.LogSumExp(row, scratch);
-                if (t + 1 < positions)
-                {
-                    var target = tokens[b * positions + t + 1];
-                    if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"target {target} is outside [0, {vocab})");
-                    nll[b] += lse - row[target];
-                }
-                if (own is null)
-                {
-                    denseLse[b * positions + t] = lse;
-                    continue;
-                }
-                kl[b] += Evaluation.KlDivergence.RowKl(dense.AsSpan(b * rows + t * vocab, vocab), denseLse[b * positions + t], row, lse, probs, scratch);
+                nll[b] += rowNll[b * positions + t];
+                kl[b] += rowKl[b * positions + t];
             }
-        }
         if (variant == _masks.Length) _denseLogits.Remove(microBatch);
         return new StepResult([], nll.Sum(), nll, kl);
     }
