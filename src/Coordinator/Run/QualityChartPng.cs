@@ -35,7 +35,11 @@ internal static class QualityChartPng
         ppl.LegendText = "perplexity (written models, dense first)";
         var kl = plot.Add.Scatter(X(curve), curve.Select(p => p.Kl).ToArray());
         kl.Axes.YAxis = plot.Axes.Right;
-        kl.LegendText = "KL (written models)";
+        kl.LegendText = "KL (written models), right axis";
+        kl.LinePattern = ScottPlot.LinePattern.Dashed;
+        kl.MarkerShape = ScottPlot.MarkerShape.FilledSquare;
+        kl.MarkerSize = 7;
+        ppl.MarkerSize = 7;
         if (others.Length > 0)
         {
             var pplOthers = plot.Add.Markers(X(others), LogPpl(others));

@@ -16,7 +16,7 @@ public enum QualityPointKind { Dense, Model, Candidate }
 /// </summary>
 public static class QualityChart
 {
-    private const int Width = 900, Height = 380, PanelWidth = 400, Top = 60, Bottom = 50, Left = 64, Gap = 76;
+    private const int Width = 980, Height = 400, PanelWidth = 400, Top = 72, Bottom = 50, Left = 70, Gap = 90;
 
     public static string Render(IReadOnlyList<QualityPoint> points, string title)
     {
@@ -28,6 +28,7 @@ public static class QualityChart
         svg.Append(inv, $"<text x=\"{Width / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(title)}</text>\n");
         Legend(svg);
         var (xMin, xMax) = Range(points.Select(p => (double)p.Parameters), log: false);
+        (xMin, xMax) = (xMin - (xMax - xMin) * 0.04, xMax + (xMax - xMin) * 0.04);
         Panel(svg, points, Left, "held-out perplexity (log scale)", p => p.Perplexity, log: true, xMin, xMax);
         Panel(svg, points, Left + PanelWidth + Gap, "KL(dense || pruned) per token", p => p.Kl, log: false, xMin, xMax);
         svg.Append("</svg>\n");
@@ -41,7 +42,8 @@ public static class QualityChart
         var plotHeight = Height - Top - Bottom;
         var values = points.Select(y).Where(v => double.IsFinite(v) && (!log || v > 0)).ToArray();
         var (yMin, yMax) = Range(values.Length > 0 ? values : [1], log);
-        if (!log) yMin = Math.Min(0, yMin);
+        if (!log) yMin = 0; // KL starts at the dense model's 0
+        var ticks = log ? LogTicks(yMin, yMax) : LinearTicks(yMin, ref yMax);
         double X(double v) => left + PanelWidth * (v - xMin) / (xMax - xMin);
         double Y(double v)
         {
@@ -49,17 +51,19 @@ public static class QualityChart
             return Top + plotHeight * (1 - Math.Clamp(t, 0, 1));
         }
         svg.Append(inv, $"<rect x=\"{left}\" y=\"{Top}\" width=\"{PanelWidth}\" height=\"{plotHeight}\" fill=\"none\" stroke=\"#999\"/>\n");
-        for (var i = 0; i <= 4; i++)
+        foreach (var v in ticks)
         {
-            var v = log ? Math.Pow(10, Math.Log10(yMin) + (Math.Log10(yMax) - Math.Log10(yMin)) * i / 4) : yMin + (yMax - yMin) * i / 4;
             var yy = Y(v);
             svg.Append(inv, $"<line x1=\"{left}\" y1=\"{yy:F1}\" x2=\"{left + PanelWidth}\" y2=\"{yy:F1}\" stroke=\"#ddd\"/>");
             svg.Append(inv, $"<text x=\"{left - 6}\" y=\"{yy + 4:F1}\" text-anchor=\"end\">{Format(v)}</text>\n");
+        }
+        for (var i = 0; i <= 4; i++)
+        {
             var xv = xMin + (xMax - xMin) * i / 4;
             svg.Append(inv, $"<text x=\"{X(xv):F1}\" y=\"{Top + plotHeight + 16}\" text-anchor=\"middle\">{xv / 1e6:0.##}M</text>\n");
         }
         svg.Append(inv, $"<text x=\"{left + PanelWidth / 2}\" y=\"{Height - 12}\" text-anchor=\"middle\">parameters</text>\n");
-        svg.Append(inv, $"<text x=\"{left + 8}\" y=\"{Top - 8}\">{Escape(yTitle)}</text>\n");
+        svg.Append(inv, $"<text x=\"{left}\" y=\"{Top - 10}\" font-weight=\"bold\">{Escape(yTitle)}</text>\n");
         // The curve: dense, then the written models from largest to smallest.
         var curve = points.Where(p => p.Kind != QualityPointKind.Candidate && double.IsFinite(y(p))).OrderByDescending(p => p.Parameters).ToArray();
         if (curve.Length > 1)
@@ -94,14 +98,38 @@ public static class QualityChart
         double min = v.Min(), max = v.Max();
         if (log)
         {
-            min = Math.Pow(10, Math.Floor(Math.Log10(min) * 4) / 4);
-            max = Math.Pow(10, Math.Ceiling(Math.Log10(max) * 4) / 4);
+            min = Math.Pow(10, Math.Floor(Math.Log10(min) * 8) / 8);
+            max = Math.Pow(10, Math.Ceiling(Math.Log10(max) * 8) / 8);
             if (max <= min) max = min * 10;
             return (min, max);
         }
         var pad = (max - min) * 0.06;
         if (pad == 0) pad = Math.Max(Math.Abs(max) * 0.1, 1e-3);
         return (min - pad, max + pad);
+    }
+
+    /// <summary>1-2-5 ticks inside [min, max] (log axes).</summary>
+    private static double[] LogTicks(double min, double max)
+    {
+        var ticks = new List<double>();
+        for (var e = Math.Floor(Math.Log10(min)); e <= Math.Ceiling(Math.Log10(max)); e++)
+            foreach (var m in new[] { 1.0, 2, 5 })
+            {
+                var v = m * Math.Pow(10, e);
+                if (v >= min * 0.999 && v <= max * 1.001) ticks.Add(v);
+            }
+        return ticks.Count >= 2 ? [.. ticks] : [min, max];
+    }
+
+    /// <summary>About 4 round-numbered ticks from <paramref name="min"/>; <paramref name="max"/> grows to the last tick.</summary>
+    private static double[] LinearTicks(double min, ref double max)
+    {
+        var raw = (max - min) / 4;
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        var step = new[] { 1.0, 2, 2.5, 5, 10 }.Select(m => m * magnitude).First(st => st >= raw);
+        max = min + Math.Ceiling((max - min) / step - 1e-9) * step;
+        var count = (int)Math.Round((max - min) / step);
+        return Enumerable.Range(0, count + 1).Select(i => min + i * step).ToArray();
     }
 
     private static string Format(double v) =>
