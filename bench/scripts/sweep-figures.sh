@@ -18,6 +18,7 @@ model=$("$nirvana" assets --json -q | tail -1 | python3 -c 'import json,sys; pri
 [[ -f "$out/held-out-999.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 999 --output "$out/held-out-999.json" -q
 [[ -f "$out/calibration.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 0 --output "$out/calibration.json" -q
 [[ -f "$out/selection-4242.json" ]] || "$nirvana" sample --model "$model" --samples 128 --seq-len 64 --seed 4242 --output "$out/selection-4242.json" -q
+[[ -f "$out/selection-small.json" ]] || python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))[:16], open(sys.argv[2], "w"))' "$out/selection-4242.json" "$out/selection-small.json"
 
 secs() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "$(date +%s.%N)"; }
 
@@ -69,9 +70,13 @@ if [[ "$part" != figures ]]; then
   "$nirvana" prune --model "$model" --calibration "$out/calibration.json" --sparsity 0.2 0.5 --selection-tokens "$out/selection-4242.json" \
     --output "$out/bench-sweep" --force -q > /dev/null
   sweep=$(secs "$start")
-  python3 - "$one" "$sweep" "$out/bench-sweep/sweep.json" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
+  start=$(date +%s.%N)
+  "$nirvana" prune --model "$model" --calibration "$out/calibration.json" --sparsity 0.2 0.5 --selection-tokens "$out/selection-small.json" \
+    --output "$out/bench-sweep-small" --force -q > /dev/null
+  small=$(secs "$start")
+  python3 - "$one" "$sweep" "$out/bench-sweep/sweep.json" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$small" <<'PY'
 import json, sys
-one, sweep, path, cores, load = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+one, sweep, path, cores, load, small = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
 s = json.load(open(path))["seconds"]
 print()
 print(f"Benchmark ({cores} cores, load average {load} at the end): stories15M, calibration 32 x 128 (seed 0), wall time of the whole process")
@@ -80,6 +85,7 @@ print("| run | wall s | ratio to one prune |")
 print("|---|---:|---:|")
 print(f"| prune --sparsity 0.2 | {one:.1f} | 1.00 |")
 print(f"| prune --sparsity 0.2 0.5 (sweep, held-out 128 x 64 evaluated for dense + 2 models) | {sweep:.1f} | {sweep / one:.2f} |")
+print(f"| prune --sparsity 0.2 0.5 --selection-tokens (16 x 64 held-out) | {small:.1f} | {small / one:.2f} |")
 print()
 ev = s['held_out_set'] + s['held_out_evaluation']
 print(f"Sweep breakdown (its own clock): scoring {s['scoring']:.1f} s, reading the held-out set {s['held_out_set']:.1f} s, held-out evaluation "
