@@ -15,9 +15,9 @@ mkdir -p "$out"
 dotnet build src/Coordinator -c Release -v q --nologo >/dev/null
 nirvana=src/Coordinator/bin/Release/net10.0/nirvana
 model=$("$nirvana" assets --json -q | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["model"])')
-[[ -f "$out/held-out-999.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 999 --output "$out/held-out-999.json" -q
-[[ -f "$out/calibration.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 0 --output "$out/calibration.json" -q
-[[ -f "$out/selection-4242.json" ]] || "$nirvana" sample --model "$model" --samples 128 --seq-len 64 --seed 4242 --output "$out/selection-4242.json" -q
+[[ -f "$out/held-out-999.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 999 --output "$out/held-out-999.json" -q > /dev/null
+[[ -f "$out/calibration.json" ]] || "$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 0 --output "$out/calibration.json" -q > /dev/null
+[[ -f "$out/selection-4242.json" ]] || "$nirvana" sample --model "$model" --samples 128 --seq-len 64 --seed 4242 --output "$out/selection-4242.json" -q > /dev/null
 [[ -f "$out/selection-small.json" ]] || python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))[:16], open(sys.argv[2], "w"))' "$out/selection-4242.json" "$out/selection-small.json"
 
 secs() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "$(date +%s.%N)"; }
