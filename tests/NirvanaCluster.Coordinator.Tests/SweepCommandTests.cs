@@ -19,7 +19,7 @@ public class SweepCommandTests(ITestOutputHelper output)
             "--selection-tokens", held, "--output", dir);
         Assert.True(r.ExitCode == 0, r.Stderr);
         output.WriteLine(r.Stdout);
-        foreach (var f in new[] { "sweep.json", "report.md", "quality-vs-size.svg" }) Assert.True(File.Exists(Path.Combine(dir, f)), $"{f} missing");
+        foreach (var f in new[] { "sweep.json", "report.md", "quality-vs-size.svg", "quality-vs-size.png" }) Assert.True(File.Exists(Path.Combine(dir, f)), $"{f} missing");
         Assert.Contains("<svg", File.ReadAllText(Path.Combine(dir, "quality-vs-size.svg")));
         Assert.DoesNotContain(Directory.GetDirectories(tiny.Root).Select(Path.GetFileName), n => n!.StartsWith('.')); // no staging left behind
 

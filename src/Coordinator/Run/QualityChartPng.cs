@@ -1,15 +1,19 @@
 using NirvanaCluster.Pruning.Report;
 using Serilog;
+using SkiaSharp;
 
 namespace NirvanaCluster.Coordinator.Run;
 
 /// <summary>
-/// The quality-vs-size chart as PNG, through ScottPlot (SkiaSharp): held-out perplexity (log10, left axis) and KL
-/// (right axis) against parameters; the written models joined by lines from the dense point, other candidates as
-/// hollow markers. The SVG is the reference rendering; if the native library cannot load, the PNG is skipped.
+/// The quality-vs-size chart as PNG, laid out as the SVG: two panels sharing the parameters axis, held-out perplexity
+/// (log10) and KL(dense || pruned); the written models joined by a line from the dense point, other candidates hollow.
+/// Drawn with ScottPlot (SkiaSharp underneath); the SVG is the reference rendering, and if the native library does not
+/// load here the PNG is skipped with a warning.
 /// </summary>
 internal static class QualityChartPng
 {
+    private const int PanelWidth = 560, Height = 460;
+
     public static bool TryWrite(string path, IReadOnlyList<QualityPoint> points, string title)
     {
         try
@@ -26,41 +30,49 @@ internal static class QualityChartPng
 
     private static void Write(string path, IReadOnlyList<QualityPoint> points, string title)
     {
+        using var surface = SKSurface.Create(new SKImageInfo(2 * PanelWidth, Height));
+        surface.Canvas.Clear(SKColors.White);
+        Draw(surface.Canvas, 0, Panel(points, $"{title}: perplexity", "log10 held-out perplexity", p => Math.Log10(Math.Max(p.Perplexity, 1e-12))));
+        Draw(surface.Canvas, PanelWidth, Panel(points, $"KL(dense || pruned) per token", "KL per held-out token", p => p.Kl));
+        using var image = surface.Snapshot();
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, png.ToArray());
+    }
+
+    private static void Draw(SKCanvas canvas, int left, ScottPlot.Plot plot)
+    {
+        using var bitmap = SKBitmap.Decode(plot.GetImage(PanelWidth, Height).GetImageBytes());
+        canvas.DrawBitmap(bitmap, left, 0);
+    }
+
+    private static ScottPlot.Plot Panel(IReadOnlyList<QualityPoint> points, string title, string yLabel, Func<QualityPoint, double> y)
+    {
         var plot = new ScottPlot.Plot();
         var curve = points.Where(p => p.Kind != QualityPointKind.Candidate).OrderByDescending(p => p.Parameters).ToArray();
         var others = points.Where(p => p.Kind == QualityPointKind.Candidate).ToArray();
-        double[] X(IEnumerable<QualityPoint> p) => p.Select(q => q.Parameters / 1e6).ToArray();
-        double[] LogPpl(IEnumerable<QualityPoint> p) => p.Select(q => Math.Log10(Math.Max(q.Perplexity, 1e-12))).ToArray();
-        var ppl = plot.Add.Scatter(X(curve), LogPpl(curve));
-        ppl.LegendText = "perplexity (written models, dense first)";
-        var kl = plot.Add.Scatter(X(curve), curve.Select(p => p.Kl).ToArray());
-        kl.Axes.YAxis = plot.Axes.Right;
-        kl.LegendText = "KL (written models), right axis";
-        kl.LinePattern = ScottPlot.LinePattern.Dashed;
-        kl.MarkerShape = ScottPlot.MarkerShape.FilledSquare;
-        kl.MarkerSize = 7;
-        ppl.MarkerSize = 7;
+        var line = plot.Add.Scatter(curve.Select(p => p.Parameters / 1e6).ToArray(), curve.Select(y).ToArray());
+        line.LegendText = "written models (lowest KL at their sparsity)";
+        line.MarkerSize = 8;
+        var dense = points.Where(p => p.Kind == QualityPointKind.Dense).ToArray();
+        var denseMarks = plot.Add.Markers(dense.Select(p => p.Parameters / 1e6).ToArray(), dense.Select(y).ToArray());
+        denseMarks.MarkerShape = ScottPlot.MarkerShape.FilledDiamond;
+        denseMarks.MarkerSize = 12;
+        denseMarks.Color = ScottPlot.Colors.Black;
+        denseMarks.LegendText = "dense";
         if (others.Length > 0)
         {
-            var pplOthers = plot.Add.Markers(X(others), LogPpl(others));
-            pplOthers.MarkerShape = ScottPlot.MarkerShape.OpenCircle;
-            pplOthers.MarkerSize = 8;
-            pplOthers.Color = ppl.Color;
-            pplOthers.LegendText = "perplexity, other candidates";
-            var klOthers = plot.Add.Markers(X(others), others.Select(p => p.Kl).ToArray());
-            klOthers.Axes.YAxis = plot.Axes.Right;
-            klOthers.MarkerShape = ScottPlot.MarkerShape.OpenSquare;
-            klOthers.MarkerSize = 8;
-            klOthers.Color = kl.Color;
-            klOthers.LegendText = "KL, other candidates";
+            var hollow = plot.Add.Markers(others.Select(p => p.Parameters / 1e6).ToArray(), others.Select(y).ToArray());
+            hollow.MarkerShape = ScottPlot.MarkerShape.OpenCircle;
+            hollow.MarkerSize = 9;
+            hollow.Color = ScottPlot.Colors.Orange;
+            hollow.LegendText = "other candidates (gamma, seed)";
         }
         foreach (var p in curve.Where(p => p.Kind == QualityPointKind.Model))
-            plot.Add.Text(p.Label, p.Parameters / 1e6, Math.Log10(p.Perplexity));
-        plot.Axes.Left.Label.Text = "log10 held-out perplexity";
-        plot.Axes.Right.Label.Text = "KL(dense || pruned) per token";
+            plot.Add.Text(p.Label, p.Parameters / 1e6, y(p));
+        plot.Axes.Left.Label.Text = yLabel;
         plot.Axes.Bottom.Label.Text = "parameters (millions)";
         plot.Title(title);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        plot.SavePng(path, 1000, 480);
+        return plot;
     }
 }
