@@ -32,8 +32,8 @@ internal static class QualityChartPng
     {
         using var surface = SKSurface.Create(new SKImageInfo(2 * PanelWidth, Height));
         surface.Canvas.Clear(SKColors.White);
-        Draw(surface.Canvas, 0, Panel(points, $"{title}: perplexity", "log10 held-out perplexity", p => Math.Log10(Math.Max(p.Perplexity, 1e-12))));
-        Draw(surface.Canvas, PanelWidth, Panel(points, $"KL(dense || pruned) per token", "KL per held-out token", p => p.Kl));
+        Draw(surface.Canvas, 0, Panel(points, title, "log10 held-out perplexity", p => Math.Log10(Math.Max(p.Perplexity, 1e-12))));
+        Draw(surface.Canvas, PanelWidth, Panel(points, "KL(dense || pruned) per held-out token", "KL per held-out token", p => p.Kl));
         using var image = surface.Snapshot();
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
         File.WriteAllBytes(path, png.ToArray());
@@ -72,6 +72,7 @@ internal static class QualityChartPng
         plot.Axes.Left.Label.Text = yLabel;
         plot.Axes.Bottom.Label.Text = "parameters (millions)";
         plot.Title(title);
+        plot.Axes.Title.Label.FontSize = 13; // the panel is half the image: keep the title inside it
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         return plot;
     }
