@@ -17,7 +17,7 @@ public static class Program
             + ModelBenchmark.Usage, ModelBenchmark.Run),
         ["make-checkpoint"] = ("Writes a random Llama checkpoint folder (input of bench/scripts/cluster-prune.sh). " + MakeCheckpointCommand.Usage,
             MakeCheckpointCommand.Run),
-        ["transfer"] = ("Tensor transfer throughput between two actor systems over loopback. " + TransferOptions.Usage, TransferBenchmark.Run),
+        ["transfer"] = ("Data-plane throughput between two processes over loopback vs a bare socket. " + TransferOptions.Usage, TransferBenchmark.Run),
         ["transfer-peer"] = ("The sending side of transfer, started by it as a child process.", TransferBenchmark.RunPeer),
     };
 

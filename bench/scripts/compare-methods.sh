@@ -14,8 +14,8 @@ paths=$("$nirvana" assets --json -q | tail -1)
 model=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["model"])' "$paths")
 moby=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["moby_dick"])' "$paths")
 head -c 120000 "$moby" > "$out/moby-dick-excerpt.txt"   # about 200 chunks of 128 tokens
-"$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 0 --output "$out/calibration.json" -q
-"$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 1234 --output "$out/held-out.json" -q
+"$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 0 --output "$out/calibration.json" --force -q
+"$nirvana" sample --model "$model" --samples 32 --seq-len 128 --seed 1234 --output "$out/held-out.json" --force -q
 
 evaluate() {
   "$nirvana" evaluate --model "$1" --reference "$model" --tokens "$out/held-out.json" \

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Commands;
 
@@ -6,7 +7,14 @@ namespace NirvanaCluster.Coordinator;
 
 public static class Program
 {
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    public static int Main(string[] args)
+    {
+        var parse = BuildRoot().Parse(args);
+        // Parse errors (unknown flag, bad number, missing required flag) follow the one error convention instead of
+        // System.CommandLine's default (the message, then the whole help on stdout); --help still wins.
+        if (parse.Errors.Count > 0 && parse.Action is not HelpAction) return CliHost.ReportParseErrors(parse);
+        return parse.Invoke();
+    }
 
     public static RootCommand BuildRoot()
     {

@@ -1,8 +1,11 @@
 namespace NirvanaCluster.Messages;
 
-/// <summary>The wire protocol version. Peers must agree on it exactly: it is checked in the handshake and again at Join.</summary>
+/// <summary>
+/// The protocol version of the control messages and the data-plane frames. Peers must agree on it exactly: a node
+/// states it in RegisterNode and in every data-plane Hello, and another version is refused naming both.
+/// </summary>
 public static class ProtocolVersion
 {
-    /// <summary>Bump on any incompatible change to the framing, the handshake or a message's meaning.</summary>
-    public const uint Current = 2; // 2: masked evaluation (LoadMasks, Forward.variant, OBJECTIVE_KL_TO_DENSE)
+    /// <summary>Bump on any incompatible change to a message, a frame or their meaning. 2: the Akka.NET cluster.</summary>
+    public const uint Current = 2;
 }

@@ -16,9 +16,9 @@ public sealed record PruneResult(PruningPlan Plan, LlamaConfig PrunedConfig, Pas
 
 /// <summary>
 /// The coordinator's side of a pruning job, independent of where stages run: calibrate (gradient pass), gather
-/// unit scores, allocate globally, then compact stage by stage through <see cref="CompactAsync"/>.
+/// unit scores, allocate globally; compaction is the pipeline's (<see cref="IPipeline.CompactAsync"/>).
 /// </summary>
-public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, PruneOptions options)
+public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOptions options)
 {
     private static readonly ILogger Log = Serilog.Log.ForContext<PruneJob>();
 
@@ -46,11 +46,13 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
             if (calibration.Count == 0) throw new ArgumentException("the calibration set is empty");
             Log.Information("Calibration pass: {Sequences} sequences x {Positions} tokens, micro-batch {MicroBatch}, objective {Objective}",
                 calibration.Count, calibration[0].Length, options.MicroBatchSize, objective);
-            pass = await PipelineRunner.RunAsync(stages, calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
+            pass = await pipeline.RunPassAsync(calibration, options.MicroBatchSize, objective, options.MaxInFlight, progress, cancellation);
             Log.Information("Objective {Objective:G6}; pipeline idle fraction {Idle:P1}", pass.Objective, pass.IdleFraction);
+            if (!double.IsFinite(pass.Objective))
+                throw new InvalidDataException($"calibration pass ({calibration.Count} sequences): the {objective} objective came out " +
+                                               $"{pass.Objective}; the model's logits overflow or are NaN (weights too large, or a broken checkpoint)");
         }
-        var perStage = await Task.WhenAll(stages.Select(s => s.ScoresAsync(options.Method, options.Seed, cancellation)));
-        return new ScoredModel(perStage.SelectMany(s => s).OrderBy(s => s.Layer).ToArray(), pass);
+        return new ScoredModel(await pipeline.ScoresAsync(options.Method, options.Seed, cancellation), pass);
     }
 
     /// <summary>The allocation for this job's options from given scores (a pass's, or ones read back from scores.safetensors).</summary>
@@ -62,15 +64,6 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
         return new PruneResult(plan, Compactor.PrunedConfig(config, plan.Layers), calibration, elapsed);
     }
 
-    /// <summary>Streams the compacted tensors stage by stage, in model order, so the caller can write them as they come.</summary>
-    public async IAsyncEnumerable<ShardTensor> CompactAsync(PruningPlan plan,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
-    {
-        foreach (var stage in stages)
-            foreach (var tensor in await stage.CompactAsync(PartFor(stage.Descriptor, plan), cancellation))
-                yield return tensor;
-    }
-
     /// <summary>The plan's entries for the layers a stage holds.</summary>
     public static IReadOnlyList<LayerPlan> PartFor(StageDescriptor stage, PruningPlan plan) =>
         plan.Layers.Where(l => l.Layer >= stage.FirstLayer && l.Layer < stage.EndLayer).ToArray();
@@ -78,6 +71,15 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
     public static PruningPlan BuildPlan(LlamaConfig config, IReadOnlyList<LayerScores> scores, PruneOptions options)
     {
         if (scores.Count != config.NumHiddenLayers) throw new ArgumentException($"scores cover {scores.Count} layers, the model has {config.NumHiddenLayers}");
+        // NaN scores would compare false everywhere and quietly decide the plan; name the first one instead.
+        foreach (var s in scores)
+        {
+            var attention = Array.FindIndex(s.Attention, v => !double.IsFinite(v));
+            var mlp = Array.FindIndex(s.Mlp, v => !double.IsFinite(v));
+            if (attention >= 0 || mlp >= 0)
+                throw new InvalidDataException($"layer {s.Layer}: the saliency of " + (attention >= 0 ? $"KV group {attention}" : $"MLP neuron {mlp}") +
+                                               " is NaN or infinite; the calibration pass overflowed (weights too large, or a broken checkpoint)");
+        }
         var allocation = SparsityAllocator.Allocate(scores, options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize, options.Allocation);
         var layers = scores.Select((s, i) => new LayerPlan(s.Layer, s.Attention.Length, s.Mlp.Length,
             allocation.Layers[i].KeptGroups, allocation.Layers[i].KeptNeurons, s.Attention, s.Mlp)).ToArray();
@@ -91,6 +93,7 @@ public sealed class PruneJob(LlamaConfig config, IReadOnlyList<IStage> stages, P
     private void CheckStagesCoverModel()
     {
         var next = 0;
+        var stages = pipeline.Stages;
         for (var i = 0; i < stages.Count; i++)
         {
             var d = stages[i].Descriptor;

@@ -17,6 +17,9 @@ public static class PrunedModelWriter
     public static readonly string[] TokenizerFiles =
         ["tokenizer.json", "tokenizer.bin", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "generation_config.json"];
 
+    /// <summary>The report files are made in the temp folder under this name (with the owner's pid) before they are copied.</summary>
+    public const string ReportStagingName = "nirvana-report";
+
     public sealed record Inputs(
         string SourceModel,
         JsonObject SourceConfig,
@@ -26,6 +29,7 @@ public static class PrunedModelWriter
         bool Force,
         DType DType,
         long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes,
+        IReadOnlyList<string>? OtherInputs = null, // e.g. the calibration file: the output may not touch it either
         Sweep.ScoreSet? Scores = null);
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
@@ -41,9 +45,9 @@ public static class PrunedModelWriter
     /// The cluster variant for shared storage: <paramref name="writeShards"/> has the nodes write their shard files
     /// into the staging folder and returns the weight map; the rest is assembled around them.
     /// </summary>
-    public static void WriteShared(string output, Inputs inputs, Func<string, IReadOnlyDictionary<string, string>> writeShards, TimeSpan totalElapsed) =>
+    public static void WriteShared(string output, Inputs inputs, Func<string, Task<IReadOnlyDictionary<string, string>>> writeShards, TimeSpan totalElapsed) =>
         WithReportFiles(inputs, totalElapsed, extras =>
-            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, writeShards, Options(inputs, extras)));
+            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, staging => writeShards(staging).GetAwaiter().GetResult(), Options(inputs, extras)));
 
     private static CheckpointWriteOptions Options(Inputs inputs, string[] extras) => new()
     {
@@ -52,12 +56,16 @@ public static class PrunedModelWriter
         ExtraFiles = extras,
         OriginalConfig = inputs.SourceConfig,
         Force = inputs.Force,
+        Inputs = [inputs.SourceModel, .. inputs.OtherInputs ?? []],
     };
 
     private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)
     {
         var plan = inputs.Result.Plan;
-        var staging = Directory.CreateTempSubdirectory("nirvana-report-");
+        var temp = Path.GetTempPath();
+        StagingArea.CleanStale(temp, ReportStagingName);
+        StagingArea.CleanStale(temp, "nirvana-report-", [""]); // an older version's, by age only
+        var staging = Directory.CreateDirectory(StagingArea.NewPath(temp, ReportStagingName, "partial"));
         try
         {
             var planPath = Path.Combine(staging.FullName, "pruning-plan.json");

@@ -15,7 +15,9 @@ public static class CliRunner
     public static Result RunProgram(string dll, string[] args, IReadOnlyDictionary<string, string>? environment = null, int timeoutSeconds = 300)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        // NIRVANA_TEST_PROGRAM_DIR runs the tests against another build (e.g. an older one, to see which cases it fails).
+        var dir = Environment.GetEnvironmentVariable("NIRVANA_TEST_PROGRAM_DIR") is { Length: > 0 } other ? other : AppContext.BaseDirectory;
+        psi.ArgumentList.Add(Path.Combine(dir, dll));
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (environment is not null)
             foreach (var (k, v) in environment) psi.Environment[k] = v;

@@ -45,7 +45,7 @@ public class EvaluateCommandTests
     [Fact]
     public void Malformed_task_file_names_the_line()
     {
-        using var tiny = new TinyModel(layers: 1);
+        using var tiny = new TinyModel(layers: 1, adjust: c => c with { VocabSize = 32000 }); // room for llama2.c's 32000 tokens
         var tasks = tiny.PathIn("tasks.jsonl");
         File.WriteAllText(tasks, "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 0}\n{\"context\": \"a\", \"choices\": [\"b\"], \"gold\": 0}\n");
         File.Copy(Path.Combine(Engine.Assets.DefaultModel.Ensure(), "tokenizer.bin"), Path.Combine(tiny.ModelDir, "tokenizer.bin"));

@@ -142,7 +142,7 @@ public class SweepCommandTests(ITestOutputHelper output)
         Assert.Contains("--calibration is required for method nirvana", nirvana.Stderr);
         foreach (var (args, expected) in new (string[], string)[]
         {
-            (["--gamma", "3,36"], "--gamma: '3,36' is not a number"),
+            (["--gamma", "3,36"], "--gamma: '3,36' has a comma"),
             (["--gamma", "auto", "2"], "'auto' stands alone"),
             (["--sparsity", "0.2", "0.2"], "--sparsity lists a value twice"),
             (["--sparsity", "0.2", "1.2"], "--sparsity must lie strictly between 0 and 1"),

@@ -81,7 +81,8 @@ public class CompactionTests(ITestOutputHelper output)
         var whole = RandomWeights.Create(config, seed: 9, std: 0.1f);
         var stages = PruningFixtures.Stages(whole);
         var options = new PruneOptions { Sparsity = 0.4, Gamma = 1, MicroBatchSize = 2 };
-        var result = await new PruneJob(config, stages, options).PlanAsync(PruningFixtures.Sequences(4, 8, config.VocabSize, 1));
+        await using var pipeline = new InProcessPipeline(stages);
+        var result = await new PruneJob(config, pipeline, options).PlanAsync(PruningFixtures.Sequences(4, 8, config.VocabSize, 1));
         var plan = result.Plan;
         foreach (var l in plan.Layers)
         {

@@ -1,34 +1,32 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
-using NirvanaCluster.Actors.Core;
-using NirvanaCluster.Actors.Remoting;
-using NirvanaCluster.Messages.Cluster;
-using NirvanaCluster.Messages.Tensors;
-using Serilog;
-using Serilog.Events;
+using NirvanaCluster.Clustering.DataPlane;
+using NirvanaCluster.Messages.DataPlane;
 
 namespace NirvanaCluster.Benchmarks.Transfer;
 
 /// <summary>
-/// Tensor transfer throughput between two actor systems over loopback TCP, in the direction that matters for a
-/// pruning job (nodes streaming weights to the coordinator): the receiver is the seed and listens; the sender (a
-/// child process, <c>transfer-peer</c>) joins it and streams float32 tensors as LinkTest messages in CRC-32C-checked
-/// chunks to its sink, which acks each message once all of its chunks have verified. The sender measures and prints.
-/// <code>
-/// transfer [--total-mib 256] [--message-mib 64] [--chunk-kib 1024] [--rounds 5] [--in-process] [--listener sockets|kestrel]
-/// transfer-peer --seed nirvana://bench-receiver@127.0.0.1:PORT [same options]   (started by transfer; secret via environment)
-/// </code>
+/// Data-plane throughput between two processes on loopback, against a bare socket between the same two processes
+/// moving the same bytes in the same run. The receiver (this process) listens with the data plane and with a plain
+/// socket; the sender (a child process, <c>transfer-peer</c>) streams float32 tensors as packets (CRC-32C-checked
+/// chunks), then the same bytes raw, round by round, alternating; each round ends when the receiver acknowledges
+/// it. The sender measures and prints; with --json its last line is
+/// <c>{"gbps": ..., "bare_socket_gbps": ..., "ratio": ...}</c> (medians).
 /// </summary>
 public static class TransferBenchmark
 {
-    private const string SinkName = "sink";
+    private const string EndpointVariable = "NIRVANA_BENCH_DATA_ENDPOINT";
+    private const string TokenVariable = "NIRVANA_BENCH_DATA_TOKEN";
+    private const string RawPortVariable = "NIRVANA_BENCH_RAW_PORT";
 
     public static int Run(string[] args)
     {
         try
         {
-            return RunAsync(TransferOptions.Parse(args)).GetAwaiter().GetResult();
+            return RunReceiverAsync(TransferOptions.Parse(args)).GetAwaiter().GetResult();
         }
         catch (ArgumentException e)
         {
@@ -38,32 +36,46 @@ public static class TransferBenchmark
         }
     }
 
-    /// <summary>The child side: joins the seed given by --seed (its secret from the environment) and measures.</summary>
-    public static int RunPeer(string[] args)
+    public static int RunPeer(string[] args) => RunSenderAsync(TransferOptions.Parse(args)).GetAwaiter().GetResult();
+
+    private static long MessageBytes(TransferOptions o) => (long)o.MessageMib << 20;
+    private static int Messages(TransferOptions o) => o.TotalMib / o.MessageMib;
+
+    private static async Task<int> RunReceiverAsync(TransferOptions options)
     {
-        var seedIndex = Array.IndexOf(args, "--seed");
-        if (seedIndex < 0 || seedIndex + 1 >= args.Length)
+        await using var plane = TcpDataPlane.Start("127.0.0.1", 0, "127.0.0.1", options.ChunkKib << 10);
+        var token = RandomNumberGenerator.GetBytes(32);
+        var accepted = plane.Expect(token, "benchmark", CancellationToken.None);
+        using var raw = new TcpListener(IPAddress.Loopback, 0);
+        raw.Start();
+        using var child = StartChild(options, plane.Endpoint, token, ((IPEndPoint)raw.LocalEndpoint).Port);
+        var receiving = Task.Run(async () =>
         {
-            Console.Error.WriteLine("transfer-peer: --seed nirvana://system@host:port is required");
-            return 2;
-        }
-        var options = TransferOptions.Parse([.. args.Where((_, i) => i != seedIndex && i != seedIndex + 1)]);
-        return SendAndMeasureAsync(Address.Parse(args[seedIndex + 1]), ClusterSecret.Load(), options).GetAwaiter().GetResult();
-    }
-
-    private static async Task<int> RunAsync(TransferOptions options)
-    {
-        var secret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
-        await using var receiver = await ActorSystem.StartAsync("bench-receiver", Remoting(ClusterSecret.FromString(secret), options), new ActorSystemOptions { Logger = QuietLogger() });
-        receiver.ActorOf(Props.Create(() => new Sink()), SinkName);
-        if (options.InProcess)
-            return await SendAndMeasureAsync(receiver.Address, ClusterSecret.FromString(secret), options);
-
-        using var child = StartChild(receiver.Address, secret, options);
+            await using var link = await accepted;
+            using var socket = await raw.AcceptSocketAsync();
+            socket.ReceiveBufferSize = 4 << 20;
+            var buffer = new byte[1 << 20];
+            var perRound = Messages(options) * MessageBytes(options);
+            for (var round = 0; round <= options.Rounds; round++) // round 0 warms up
+            {
+                for (var m = 0; m < Messages(options); m++)
+                    _ = await link.ReceiveAsync(CancellationToken.None) ?? throw new InvalidDataException("the sender closed the link early");
+                await link.SendAsync(new DataPacket(PacketKind.Weights, round, -1, 0, 0, []), CancellationToken.None);
+                for (long got = 0; got < perRound;)
+                {
+                    var n = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                    if (n == 0) throw new InvalidDataException("the sender closed the raw socket early");
+                    got += n;
+                }
+                await socket.SendAsync(new byte[] { 1 }, SocketFlags.None);
+            }
+            await link.CloseAsync(CancellationToken.None);
+        });
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(10));
         try
         {
             await child.WaitForExitAsync(limit.Token);
+            await receiving.WaitAsync(TimeSpan.FromSeconds(30));
             return child.ExitCode;
         }
         catch (OperationCanceledException)
@@ -74,89 +86,64 @@ public static class TransferBenchmark
         }
     }
 
-    private static async Task<int> SendAndMeasureAsync(Address seed, ClusterSecret secret, TransferOptions options)
+    private static async Task<int> RunSenderAsync(TransferOptions options)
     {
-        await using var sender = await ActorSystem.StartAsync("bench-sender", Remoting(secret, options), new ActorSystemOptions { Logger = QuietLogger() });
-        await sender.Cluster.JoinAsync(seed, TimeSpan.FromSeconds(30));
-        var sink = sender.Resolve(new ActorPath(seed, "/user/" + SinkName));
+        var endpoint = Environment.GetEnvironmentVariable(EndpointVariable) ?? throw new ArgumentException($"transfer-peer is started by transfer ({EndpointVariable} missing)");
+        var token = Convert.FromHexString(Environment.GetEnvironmentVariable(TokenVariable)!);
+        var rawPort = int.Parse(Environment.GetEnvironmentVariable(RawPortVariable)!, CultureInfo.InvariantCulture);
+        await using var plane = TcpDataPlane.Start("127.0.0.1", 0, "127.0.0.1", options.ChunkKib << 10);
+        await using var link = await plane.ConnectAsync(endpoint, token, "transfer-peer", CancellationToken.None);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = 4 << 20 };
+        await socket.ConnectAsync(IPAddress.Loopback, rawPort);
 
-        var values = new float[(int)(options.MessageMib * (1L << 20) / sizeof(float))];
+        var values = new float[MessageBytes(options) / sizeof(float)];
         var random = new Random(1);
-        for (var i = 0; i < values.Length; i++)
-            values[i] = (float)random.NextDouble();
-        var tensor = TensorPayload.FromFloats("bench.weight", values);
-        var messages = options.TotalMib / options.MessageMib;
-        var bytesPerRound = (long)messages * tensor.Data.Length;
+        for (var i = 0; i < values.Length; i++) values[i] = (float)random.NextDouble();
+        var packet = new DataPacket(PacketKind.Weights, 0, -1, 0, 0, [DataTensor.Floats("bench.weight", values, values.Length)]);
+        var rawBlock = new byte[1 << 20];
+        random.NextBytes(rawBlock);
+        var perRound = Messages(options) * MessageBytes(options);
+        var ack = new byte[1];
 
-        Console.WriteLine($"Tensor transfer over loopback ({(options.InProcess ? "two actor systems in one process" : "two processes")}, " +
-            $"receiver listening with {options.Listener}): {messages} x {options.MessageMib} MiB float32 per round, " +
-            $"{options.ChunkKib} KiB chunks with CRC-32C, {options.Rounds} rounds after a warm-up");
-        await SendRoundAsync(sink, tensor, 1); // warm-up: JIT, connection, buffers
-        var rates = new List<double>();
-        for (var round = 1; round <= options.Rounds; round++)
+        Console.WriteLine($"Tensor transfer over loopback between two processes: {Messages(options)} x {options.MessageMib} MiB float32 per round, " +
+                          $"{options.ChunkKib} KiB chunks with CRC-32C; the same bytes through a bare socket, alternating, {options.Rounds} rounds after a warm-up");
+        var plane_ = new List<double>();
+        var bare = new List<double>();
+        for (var round = 0; round <= options.Rounds; round++)
         {
             var clock = Stopwatch.StartNew();
-            await SendRoundAsync(sink, tensor, messages);
-            var seconds = clock.Elapsed.TotalSeconds;
-            rates.Add(bytesPerRound / seconds / 1e9);
-            Console.WriteLine($"  round {round}: {bytesPerRound >> 20} MiB in {seconds * 1000:F0} ms = {rates[^1]:F2} GB/s");
+            for (var m = 0; m < Messages(options); m++) await link.SendAsync(packet, CancellationToken.None);
+            _ = await link.ReceiveAsync(CancellationToken.None) ?? throw new InvalidDataException("no acknowledgement from the receiver");
+            var planeSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            for (long sent = 0; sent < perRound; sent += rawBlock.Length) await socket.SendAsync(rawBlock, SocketFlags.None);
+            await socket.ReceiveAsync(ack, SocketFlags.None);
+            var bareSeconds = clock.Elapsed.TotalSeconds;
+            if (round == 0) continue;
+            plane_.Add(perRound / planeSeconds / 1e9);
+            bare.Add(perRound / bareSeconds / 1e9);
+            Console.WriteLine($"  round {round}: data plane {plane_[^1]:F2} GB/s, bare socket {bare[^1]:F2} GB/s");
         }
-        rates.Sort();
-        var raw = new List<double>();
-        for (var round = 0; round < 3; round++)
-            raw.Add(await RawTcpBaseline.MeasureGigabytesPerSecondAsync(bytesPerRound));
-        raw.Sort();
-        Console.WriteLine($"transfer: median {rates[rates.Count / 2]:F2} GB/s, best {rates[^1]:F2} GB/s; " +
-            $"bare loopback socket, same bytes, same run: median {raw[1]:F2} GB/s (transfer reaches {rates[rates.Count / 2] / raw[1]:P0} of it)");
+        double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+        var (p, b) = (Median(plane_), Median(bare));
+        Console.WriteLine($"transfer: data plane median {p:F2} GB/s (best {plane_.Max():F2}); bare socket median {b:F2} GB/s; ratio {p / b:F2}");
+        if (options.Json)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"gbps\": {p:F3}, \"bare_socket_gbps\": {b:F3}, \"ratio\": {p / b:F3}}}"));
         return 0;
     }
 
-    /// <summary>Sends <paramref name="count"/> LinkTest messages and waits for every ack (the sink checks each one's bytes).</summary>
-    private static async Task SendRoundAsync(ActorRef sink, TensorPayload tensor, int count)
-    {
-        var acks = Enumerable.Range(0, count)
-            .Select(i => sink.Ask<LinkTestAck>(new TensorMessage(new LinkTest { Seq = i }, [tensor]), TimeSpan.FromMinutes(2)))
-            .ToList();
-        foreach (var ack in await Task.WhenAll(acks))
-            if (ack.Bytes != tensor.Data.Length)
-                throw new InvalidOperationException($"sink acked LinkTest {ack.Seq} with {ack.Bytes} bytes, expected {tensor.Data.Length}");
-    }
-
-    private static Process StartChild(Address seed, string secret, TransferOptions options)
+    private static Process StartChild(TransferOptions options, string endpoint, byte[] token, int rawPort)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this executable to start the transfer peer");
         var start = new ProcessStartInfo(self) { UseShellExecute = false }; // its output is this process's output
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-        foreach (var arg in new[] { "transfer-peer", "--seed", seed.ToString(), "--chunk-kib", options.ChunkKib.ToString(CultureInfo.InvariantCulture), "--listener", options.Listener.ToString() })
-            start.ArgumentList.Add(arg);
-        start.Environment[ClusterSecret.EnvironmentVariable] = secret; // never on the command line
+        start.ArgumentList.Add("transfer-peer");
+        foreach (var a in options.ToArgs()) start.ArgumentList.Add(a);
+        if (options.Json) start.ArgumentList.Add("--json");
+        start.Environment[EndpointVariable] = endpoint;
+        start.Environment[TokenVariable] = Convert.ToHexString(token); // never on the command line
+        start.Environment[RawPortVariable] = rawPort.ToString(CultureInfo.InvariantCulture);
         return Process.Start(start) ?? throw new InvalidOperationException($"could not start {self} transfer-peer");
-    }
-
-    private static RemotingOptions Remoting(ClusterSecret secret, TransferOptions options) => new(secret)
-    {
-        Listener = options.Listener,
-        TensorChunkBytes = options.ChunkKib << 10,
-        MaxFrameBytes = Math.Max(RemotingOptions.DefaultMaxFrameBytes, (options.ChunkKib << 10) + (1 << 16)),
-    };
-
-    private static ILogger QuietLogger() =>
-        new LoggerConfiguration().MinimumLevel.Is(LogEventLevel.Error).WriteTo.Sink(new StandardErrorSink()).CreateLogger();
-
-    /// <summary>Acks each LinkTest with the number of tensor bytes that arrived (verified chunk by chunk on the way).</summary>
-    private sealed class Sink : Actor
-    {
-        public Sink()
-        {
-            ReceiveWithTensors<LinkTest>((test, tensors) => Sender.Tell(new LinkTestAck { Seq = test.Seq, Bytes = tensors.Sum(t => (long)t.Data.Length) }));
-        }
-    }
-
-    /// <summary>Errors to stderr, so a failing peer says why (a peer leaving at the end is only a warning).</summary>
-    private sealed class StandardErrorSink : Serilog.Core.ILogEventSink
-    {
-        public void Emit(LogEvent logEvent) =>
-            Console.Error.WriteLine($"[{logEvent.Level}] {logEvent.RenderMessage(CultureInfo.InvariantCulture)}{(logEvent.Exception is null ? "" : " | " + logEvent.Exception.Message)}");
     }
 }

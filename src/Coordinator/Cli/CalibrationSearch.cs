@@ -23,7 +23,7 @@ public static class CalibrationSearch
     public sealed record Outcome(PruneResult Best, Candidate Chosen, IReadOnlyList<Candidate> Candidates);
 
     public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, string spec, string modelDir, LlamaConfig config, int samples, int seqLen,
-        IReadOnlyList<IStage> stages, PruneOptions options, CancellationToken cancellation)
+        IPipeline pipeline, PruneOptions options, CancellationToken cancellation)
     {
         if (seeds.Count == 0) throw new ArgumentException("--calibration-seeds needs at least one seed");
         if (seeds.Distinct().Count() != seeds.Count) throw new ArgumentException("--calibration-seeds lists a seed twice");
@@ -39,7 +39,7 @@ public static class CalibrationSearch
             var (sequences, description) = CalibrationLoader.Load(spec, modelDir, config, samples, seqLen, seed);
             PruneResult result;
             using (var progress = new ProgressLine($"calibration seed {seed}"))
-                result = await new PruneJob(config, stages, options with { Seed = seed }).PlanAsync(sequences, progress, cancellation);
+                result = await new PruneJob(config, pipeline, options with { Seed = seed }).PlanAsync(sequences, progress, cancellation);
             var kl = KlDivergence.Evaluate(dense, Compactor.CompactModel(dense, result.Plan.Layers), heldOut);
             Log.Information("Seed {Seed}: KL(dense || pruned) = {Kl:F5} per held-out token", seed, kl);
             candidates.Add(new Candidate(seed, kl, description));

@@ -8,15 +8,16 @@ namespace NirvanaCluster.Coordinator.Cli;
 /// </summary>
 public static class ModelLocator
 {
-    public static string Resolve(string? model, out bool isDefault)
+    public static string Resolve(string? model, out bool isDefault, string flag = "--model")
     {
         isDefault = model is null;
         if (model is null) return Engine.Assets.DefaultModel.Ensure();
-        if (!Directory.Exists(model)) throw new ArgumentException($"--model: folder '{model}' does not exist");
-        if (!File.Exists(Path.Combine(model, ConfigJson.FileName))) throw new ArgumentException($"--model: '{model}' has no config.json; expected a Hugging Face model folder");
+        if (File.Exists(model)) throw new ArgumentException($"{flag}: '{model}' is a file; expected a Hugging Face model folder (holding config.json)");
+        if (!Directory.Exists(model)) throw new ArgumentException($"{flag}: folder '{model}' does not exist");
+        if (!File.Exists(Path.Combine(model, ConfigJson.FileName))) throw new ArgumentException($"{flag}: '{model}' has no config.json; expected a Hugging Face model folder");
         isDefault = Engine.Assets.DefaultModel.IsDefault(model);
         return model;
     }
 
-    public static string Resolve(string? model) => Resolve(model, out _);
+    public static string Resolve(string? model, string flag = "--model") => Resolve(model, out _, flag);
 }

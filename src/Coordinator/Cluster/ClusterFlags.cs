@@ -1,21 +1,25 @@
 using System.CommandLine;
+using NirvanaCluster.Clustering.Hosting;
+using NirvanaCluster.Coordinator.Cli;
 
 namespace NirvanaCluster.Coordinator.Cluster;
 
-/// <summary>The options that place a job's node actors; shared by the commands that run the pipeline.</summary>
+/// <summary>The options that place a job's stages; shared by the commands that run the pipeline.</summary>
 public sealed class ClusterFlags
 {
-    private readonly Option<int?> _nodes = new("--nodes") { Description = "Start N local nirvana-node processes on loopback and split the model across them" };
-    private readonly Option<string?> _listen = new("--listen") { Description = "Coordinator endpoint HOST:PORT that nodes started elsewhere join (with --expect-nodes)" };
-    private readonly Option<int?> _expectNodes = new("--expect-nodes") { Description = "Wait for N nodes to join --listen before starting" };
-    private readonly Option<int> _joinTimeout = new("--join-timeout") { Description = "Seconds to wait for the nodes to join", DefaultValueFactory = _ => 120 };
-    private readonly Option<string?> _secretFile = new("--secret-file") { Description = "File holding the cluster secret (else NIRVANA_CLUSTER_SECRET or NIRVANA_CLUSTER_SECRET_FILE); --nodes generates one" };
+    private readonly Option<int?> _nodes = NumberOption.OptionalInt("--nodes", "Start N local nirvana-node processes on loopback and split the model across them (at most one per layer)");
+    private readonly Option<string?> _listen = new("--listen") { Description = "Coordinator Akka.Remote endpoint HOST:PORT that nodes started elsewhere join (with --expect-nodes)" };
+    private readonly Option<string?> _advertise = new("--advertise") { Description = "Host name the nodes use for this coordinator, exactly as in their --coordinator (default: the --listen host)" };
+    private readonly Option<int?> _expectNodes = NumberOption.OptionalInt("--expect-nodes", "Wait for N nodes to join --listen before starting");
+    private readonly Option<int> _dataPort = NumberOption.Int("--data-port", "Port of this coordinator's data-plane listener, where compacted weights arrive (0 picks one)", 0);
+    private readonly Option<int> _joinTimeout = NumberOption.Int("--join-timeout", "Seconds to wait for the nodes to join", 120);
+    private readonly Option<string?> _certificate = new("--certificate") { Description = $"Cluster certificate for --listen: PFX, or PEM with its key (or a folder with tls.crt and tls.key); else {ClusterCertificate.PathVariable}. --nodes makes a throwaway one" };
     private readonly Option<bool> _sharedOutput = new("--shared-output") { Description = "Nodes write their compacted shard files straight into the output folder (shared storage)" };
-    private readonly Option<double> _heartbeatTimeout = new("--heartbeat-timeout") { Description = "Seconds of silence after which a node counts as lost", DefaultValueFactory = _ => 5 };
+    private readonly Option<double> _heartbeatTimeout = NumberOption.Double("--heartbeat-timeout", "Seconds of silence after which a node counts as unreachable", FailureDetection.Default.AcceptableHeartbeatPause.TotalSeconds);
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _nodes, _listen, _expectNodes, _joinTimeout, _secretFile, _sharedOutput, _heartbeatTimeout })
+        foreach (var option in new Option[] { _nodes, _listen, _advertise, _expectNodes, _dataPort, _joinTimeout, _certificate, _sharedOutput, _heartbeatTimeout })
             command.Options.Add(option);
     }
 
@@ -23,10 +27,13 @@ public sealed class ClusterFlags
     {
         LocalNodes = parse.GetValue(_nodes),
         Listen = parse.GetValue(_listen),
+        Advertise = parse.GetValue(_advertise),
         ExpectNodes = parse.GetValue(_expectNodes),
+        DataPort = parse.GetValue(_dataPort),
         JoinTimeout = TimeSpan.FromSeconds(parse.GetValue(_joinTimeout)),
-        SecretFile = parse.GetValue(_secretFile),
+        CertificateFile = parse.GetValue(_certificate),
         SharedOutput = parse.GetValue(_sharedOutput),
         HeartbeatTimeout = TimeSpan.FromSeconds(parse.GetValue(_heartbeatTimeout)),
+        VerboseAkkaLogs = parse.GetValue(Cli.CliHost.Verbose),
     }.Validated();
 }

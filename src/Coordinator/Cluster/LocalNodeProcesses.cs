@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Serilog;
 
 namespace NirvanaCluster.Coordinator.Cluster;
@@ -10,17 +11,18 @@ public sealed class LocalNodeProcesses : IAsyncDisposable
 
     public IReadOnlyList<Process> Processes => _processes;
 
-    public static LocalNodeProcesses Start(int count, string coordinator, long memoryPerNode, string secret, int heartbeatTimeoutSeconds)
+    public static LocalNodeProcesses Start(int count, string coordinator, long memoryPerNode, string certificateFile, TimeSpan heartbeatTimeout, bool verbose)
     {
         var nodes = new LocalNodeProcesses();
         try
         {
             for (var i = 0; i < count; i++)
             {
-                var psi = NodeCommand(["--coordinator", coordinator, "--listen", "127.0.0.1:0", "--health-port", "0",
-                    "--memory", memoryPerNode.ToString(), "--name", $"local-node-{i}", "--join-timeout", "60"]);
-                psi.Environment["NIRVANA_CLUSTER_SECRET"] = secret;
-                psi.Environment["NIRVANA_HEARTBEAT_TIMEOUT"] = heartbeatTimeoutSeconds.ToString();
+                List<string> args = ["--coordinator", coordinator, "--listen", "127.0.0.1:0", "--health-port", "0",
+                    "--memory", memoryPerNode.ToString(CultureInfo.InvariantCulture), "--name", $"local-node-{i}", "--join-timeout", "60",
+                    "--certificate", certificateFile, "--heartbeat-timeout", heartbeatTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)];
+                if (verbose) args.Add("--verbose");
+                var psi = NodeCommand(args);
                 var process = Process.Start(psi) ?? throw new InvalidOperationException("nirvana-node did not start");
                 var name = $"local-node-{i}";
                 process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) Log.Debug("[{Node}] {Line}", name, line); };

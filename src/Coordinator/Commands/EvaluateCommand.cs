@@ -17,14 +17,14 @@ public static class EvaluateCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Model folder to evaluate (default: stories15M, downloaded and converted on first use)" };
         var reference = new Option<string?>("--reference") { Description = "Dense model folder: adds KL(dense || model) per token and the dense perplexity" };
         var text = new Option<string[]>("--text") { Description = "Text or JSONL file; repeatable", AllowMultipleArgumentsPerToken = false };
         var tokens = new Option<string[]>("--tokens") { Description = "JSON token-id file (array of arrays); repeatable" };
-        var generated = new Option<int[]>("--generated") { Description = "N held-out samples drawn from the reference (or the model) at temperature 1; repeatable" };
+        var generated = NumberOption.Ints("--generated", "N held-out samples drawn from the reference (or the model) at temperature 1; repeatable", allowMultipleArgumentsPerToken: false);
         var tasks = new Option<string[]>("--tasks") { Description = "Zero-shot multiple-choice JSONL ({context, choices, gold}); repeatable" };
-        var seqLen = new Option<int>("--seq-len") { Description = "Chunk length for --text and sample length for --generated", DefaultValueFactory = _ => 128 };
-        var seed = new Option<int>("--seed") { Description = "Seed for --generated (keep it apart from calibration seeds)", DefaultValueFactory = _ => 1234 };
+        var seqLen = NumberOption.Int("--seq-len", "Chunk length for --text and sample length for --generated (token files are scored as they are)", 128);
+        var seed = NumberOption.Int("--seed", "Seed for --generated (keep it apart from calibration seeds)", 1234);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
         var cluster = new ClusterFlags();
         var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")
@@ -44,18 +44,30 @@ public static class EvaluateCommand
             if (generatedCounts.Any(n => n <= 0)) throw new ArgumentException("--generated must be a positive number of samples");
             var length = parse.GetValue(seqLen);
             if (length < 2) throw new ArgumentException($"--seq-len must be at least 2 (got {length})");
+            if (CliHost.IsGiven(parse, seqLen) && texts.Length + generatedCounts.Length == 0)
+                throw new ArgumentException("--seq-len sets the chunk length of --text and the sample length of --generated; --tokens rows are scored as they are, so it does not apply");
+            if (CliHost.IsGiven(parse, seed) && generatedCounts.Length == 0)
+                throw new ArgumentException("--seed draws the --generated samples; without --generated it does not apply");
+            foreach (var f in texts) InputFile.Require(f, "--text");
+            foreach (var f in tokenFiles) InputFile.Require(f, "--tokens");
+            foreach (var f in taskFiles) InputFile.Require(f, "--tasks");
             if (!placement.InProcess && (parse.GetValue(reference) is not null || taskFiles.Length > 0 || generatedCounts.Length > 0))
                 throw new ArgumentException("with nodes, evaluate computes perplexity through the pipeline; --reference, --tasks and --generated need the models in this process");
             var dir = ModelLocator.Resolve(parse.GetValue(model));
-            var referenceDir = parse.GetValue(reference) is { } r ? ModelLocator.Resolve(r) : null;
+            var referenceDir = parse.GetValue(reference) is { } r ? ModelLocator.Resolve(r, "--reference") : null;
             if (!placement.InProcess) return await EvaluateThroughNodesAsync(placement, dir, texts, tokenFiles, length, parse.GetValue(json), cancellation);
+            using (var header = Checkpoint.Open(dir))
+            {
+                if (texts.Length + generatedCounts.Length > 0) SequenceLimit.Check(length, header.Config, "--seq-len");
+                foreach (var n in generatedCounts) MemoryEstimate.CheckGenerated(header.Config, n, length, "--generated");
+            }
             var subject = ShardLoader.LoadAll(dir);
             var dense = referenceDir is null ? null : ShardLoader.LoadAll(referenceDir);
             if (dense is not null && dense.Vocab != subject.Vocab)
                 throw new ArgumentException($"--reference has a vocabulary of {dense.Vocab}, the model {subject.Vocab}");
-            var tokenizer = texts.Length + taskFiles.Length > 0 ? TokenizerLoader.Load(dir) : null;
+            var tokenizer = texts.Length + taskFiles.Length > 0 ? ModelTokenizer.Load(dir, subject.Config) : null;
 
-            var datasets = FileDatasets(texts, tokenFiles, tokenizer, subject.Vocab, length, equalLength: false);
+            var datasets = FileDatasets(texts, tokenFiles, tokenizer, subject.Config, length, equalLength: false);
             foreach (var n in generatedCounts)
             {
                 var source = dense ?? subject;
@@ -109,11 +121,16 @@ public static class EvaluateCommand
 
     /// <summary>The datasets named by --text (chunked) and --tokens files, in that order.</summary>
     private static List<(string Name, string Kind, int[][] Sequences)> FileDatasets(string[] texts, string[] tokenFiles, ITokenizer? tokenizer,
-        int vocab, int length, bool equalLength)
+        LlamaConfig config, int length, bool equalLength)
     {
         var datasets = new List<(string Name, string Kind, int[][] Sequences)>();
         foreach (var f in texts) datasets.Add((Path.GetFileName(f), "text", TokenSequences.Chunks(TokenSequences.ReadText(f), tokenizer!, length, f)));
-        foreach (var f in tokenFiles) datasets.Add((Path.GetFileName(f), "tokens", TokenSequences.FromTokenFile(f, vocab, equalLength)));
+        foreach (var f in tokenFiles)
+        {
+            var rows = TokenSequences.FromTokenFile(f, config.VocabSize, equalLength);
+            SequenceLimit.CheckRows(rows, config, f);
+            datasets.Add((Path.GetFileName(f), "tokens", rows));
+        }
         return datasets;
     }
 
@@ -123,8 +140,10 @@ public static class EvaluateCommand
     {
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
+        placement.ValidatedFor(config); // before any node process starts
+        if (texts.Length > 0) SequenceLimit.Check(length, config, "--seq-len");
         // The pipeline runs micro-batches of one length, so token files must have equal rows here.
-        var datasets = FileDatasets(texts, tokenFiles, texts.Length > 0 ? TokenizerLoader.Load(dir) : null, config.VocabSize, length, equalLength: true);
+        var datasets = FileDatasets(texts, tokenFiles, texts.Length > 0 ? ModelTokenizer.Load(dir, config) : null, config, length, equalLength: true);
         const int microBatch = 4;
         await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation);
         var results = new List<DatasetResult>();
@@ -132,11 +151,11 @@ public static class EvaluateCommand
         {
             PassResult pass;
             using (var progress = new ProgressLine($"evaluating {name}"))
-                pass = await PipelineRunner.RunAsync(session.Stages, sequences, microBatch, ObjectiveKind.SequenceNll, 4, progress, cancellation);
+                pass = await session.Pipeline.RunPassAsync(sequences, microBatch, ObjectiveKind.SequenceNll, 4, progress, cancellation);
             var tokens = (long)sequences.Length * (sequences[0].Length - 1);
             results.Add(new DatasetResult(name, kind, sequences.Length, tokens, Math.Exp(pass.SequenceNll.Sum() / tokens), null, null));
         }
-        Console.Out.WriteLine($"model {dir} ({ParameterCounts.Of(config):N0} parameters) on {session.Stages.Count} node(s)");
+        Console.Out.WriteLine($"model {dir} ({ParameterCounts.Of(config):N0} parameters) on {session.Pipeline.Stages.Count} node(s)");
         foreach (var d in results)
             Console.Out.WriteLine($"  {d.Name,-40} perplexity {d.Perplexity,10:F3}  [{d.Sequences} seq, {d.Tokens:N0} tokens]");
         if (json)
@@ -144,7 +163,7 @@ public static class EvaluateCommand
             {
                 model = dir,
                 parameters = ParameterCounts.Of(config),
-                nodes = session.Stages.Count,
+                nodes = session.Pipeline.Stages.Count,
                 datasets = results.Select(d => new { name = d.Name, kind = d.Kind, sequences = d.Sequences, tokens = d.Tokens, perplexity = d.Perplexity }),
             });
         return 0;

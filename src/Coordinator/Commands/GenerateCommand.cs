@@ -3,6 +3,7 @@ using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Tokenizers;
+using NirvanaCluster.Pruning.Calibration;
 
 namespace NirvanaCluster.Coordinator.Commands;
 
@@ -10,11 +11,11 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded and converted on first use)" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<float>("--temperature") { Description = "0 = greedy; otherwise sample from softmax(logits / T)", DefaultValueFactory = _ => 0f };
-        var seed = new Option<int>("--seed") { Description = "Sampling seed", DefaultValueFactory = _ => 0 };
+        var maxNew = NumberOption.Int("--max-new-tokens", "Tokens to generate", 64);
+        var temperature = NumberOption.Float("--temperature", "0 = greedy; otherwise sample from softmax(logits / T)", 0f);
+        var seed = NumberOption.Int("--seed", "Sampling seed", 0);
         var command = new Command("generate", "Continue a prompt, printing tokens as they come") { model, prompt, maxNew, temperature, seed };
         CliHost.SetHandler(command, parse =>
         {
@@ -22,13 +23,13 @@ public static class GenerateCommand
             if (n <= 0) throw new ArgumentException($"--max-new-tokens must be positive (got {n})");
             var t = parse.GetValue(temperature);
             if (t < 0 || float.IsNaN(t)) throw new ArgumentException($"--temperature must be >= 0 (got {t})");
+            if (t == 0 && CliHost.IsGiven(parse, seed)) Serilog.Log.Warning("--seed has no effect at --temperature 0 (greedy decoding draws nothing)");
             var dir = ModelLocator.Resolve(parse.GetValue(model));
-            var tokenizer = TokenizerLoader.Load(dir);
             var shard = ShardLoader.LoadAll(dir);
+            var tokenizer = ModelTokenizer.Load(dir, shard.Config);
             var ids = tokenizer.Encode(parse.GetValue(prompt)!, tokenizer.AddBosByDefault);
             if (ids.Length == 0) throw new ArgumentException("--prompt encodes to no tokens and the tokenizer has no BOS to start from");
-            if (ids.Length + n > shard.Config.MaxPositionEmbeddings)
-                Serilog.Log.Warning("Prompt + new tokens = {Total} exceeds max_position_embeddings {Max}", ids.Length + n, shard.Config.MaxPositionEmbeddings);
+            SequenceLimit.Check(ids.Length + n, shard.Config, $"--prompt ({ids.Length} tokens) plus --max-new-tokens {n}");
             var decoder = new StreamingDecoder(tokenizer, ids);
             Console.Out.Write(parse.GetValue(prompt));
             Generator.Generate(shard, [ids], n, t, parse.GetValue(seed), (_, token) =>

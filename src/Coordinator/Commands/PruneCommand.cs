@@ -2,6 +2,7 @@ using System.CommandLine;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Coordinator.Run;
+using NirvanaCluster.Engine;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
@@ -13,27 +14,26 @@ public static class PruneCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded and converted on first use)" };
         var calibration = new Option<string?>("--calibration") { Description = "JSON token-id file, text/JSONL file, or 'generated' (default on the default model: generated)" };
         var sweep = new SweepFlags();
         var method = new Option<string>("--method") { Description = "nirvana | magnitude | taylor-loss | random", DefaultValueFactory = _ => "nirvana" };
         var allocation = new Option<string>("--allocation") { Description = "global (NIRVANA's two global pools) | uniform (same fraction per layer)", DefaultValueFactory = _ => "global" };
-        var samples = new Option<int>("--samples") { Description = "Calibration samples N (text or generated)", DefaultValueFactory = _ => 32 };
-        var seqLen = new Option<int>("--seq-len") { Description = "Calibration sample length T in tokens", DefaultValueFactory = _ => 128 };
-        var seed = new Option<int>("--seed") { Description = "Seed K for calibration sampling and the random method", DefaultValueFactory = _ => 0 };
+        var samples = NumberOption.Int("--samples", "Calibration samples N (text or generated)", 32);
+        var seqLen = NumberOption.Int("--seq-len", "Calibration sample length T in tokens (text or generated; a token file's rows are used as they are)", 128);
+        var seed = NumberOption.Int("--seed", "Seed K for calibration sampling and the random method", 0);
         var output = new Option<string>("--output") { Description = "Folder for the pruned model, or for a sweep's models and report (refused if it exists, unless --force)", Required = true };
-        var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
-        var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output folder that nirvana wrote (or an empty one), only once the new one is complete; never any other folder" };
+        var microBatch = NumberOption.Int("--micro-batch", "Sequences per micro-batch in the calibration pipeline", 4);
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
-        var calibrationSeeds = new Option<int[]>("--calibration-seeds")
-        {
-            Description = "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
-            AllowMultipleArgumentsPerToken = true,
-        };
+        var calibrationSeeds = NumberOption.Ints("--calibration-seeds",
+            "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
+            allowMultipleArgumentsPerToken: true);
+        var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout (output, parameters before/after, sparsity, ...)" };
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
-            model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
+            model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
         };
         command.Options.Add(calibrationSeeds);
         sweep.AddTo(command);
@@ -49,6 +49,8 @@ public static class PruneCommand
                 Calibration = parse.GetValue(calibration),
                 Samples = parse.GetValue(samples),
                 SeqLen = parse.GetValue(seqLen),
+                SamplesSet = CliHost.IsGiven(parse, samples),
+                SeqLenSet = CliHost.IsGiven(parse, seqLen),
                 Options = new PruneOptions
                 {
                     Sparsity = sparsities[0],
@@ -71,7 +73,8 @@ public static class PruneCommand
             };
             var outcome = await PruneRun.RunAsync(request, cancellation);
             Console.Out.WriteLine(outcome.Summary);
-            return 0;
+            if (parse.GetValue(json)) JsonOutput.WriteLine(outcome.ToJson());
+            return ExitCodes.Success;
         });
         return command;
     }

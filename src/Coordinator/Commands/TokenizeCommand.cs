@@ -8,7 +8,7 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Model folder holding tokenizer.json or tokenizer.bin (default: the embedded stories15M)" };
+        var model = new Option<string?>("--model") { Description = "Model folder holding tokenizer.json or tokenizer.bin (default: stories15M, downloaded and converted on first use)" };
         var text = new Option<string>("--text") { Description = "Text to encode, or with --decode token ids (space- or comma-separated)", Required = true };
         var decode = new Option<bool>("--decode") { Description = "Decode ids to text instead" };
         var bos = new Option<bool?>("--bos") { Description = "Prepend BOS (default: the tokenizer's own setting)" };

@@ -13,4 +13,24 @@ public sealed record PruneOutcome(string Model, string Output, PruningPlan Plan,
         $"parameters {Plan.ParametersBefore:N0} -> {Plan.ParametersAfter:N0} ({1 - (double)Plan.ParametersAfter / Plan.ParametersBefore:P1} fewer), " +
         $"KV groups {Plan.Layers.Sum(l => l.KvGroupsBefore)} -> {Plan.KeptKvGroups}, MLP neurons {Plan.Layers.Sum(l => l.NeuronsBefore)} -> {Plan.KeptNeurons}, " +
         $"{Elapsed.TotalSeconds:F1} s";
+
+    /// <summary>The `prune --json` object.</summary>
+    public object ToJson() => new
+    {
+        output = Output,
+        model = Model,
+        method = Plan.Method,
+        allocation = Plan.Allocation,
+        sparsity = Plan.Sparsity,
+        gamma = Plan.Gamma,
+        projection_sparsity = Plan.ProjectionSparsity,
+        parameters_before = Plan.ParametersBefore,
+        parameters_after = Plan.ParametersAfter,
+        kv_groups_before = Plan.Layers.Sum(l => l.KvGroupsBefore),
+        kv_groups_after = Plan.KeptKvGroups,
+        neurons_before = Plan.Layers.Sum(l => l.NeuronsBefore),
+        neurons_after = Plan.KeptNeurons,
+        layers = Plan.Layers.Select(l => new { kv_groups = l.KeptKvGroups.Length, neurons = l.KeptMlpNeurons.Length }),
+        seconds = Elapsed.TotalSeconds,
+    };
 }

@@ -16,6 +16,9 @@ public sealed record PruneRequest
     public string? Calibration { get; init; }
     public int Samples { get; init; } = 32;
     public int SeqLen { get; init; } = 128;
+    /// <summary>--samples / --seq-len were set on purpose (not defaults): refused with a token file, which is used as it is.</summary>
+    public bool SamplesSet { get; init; }
+    public bool SeqLenSet { get; init; }
     public required PruneOptions Options { get; init; }
     public required string Output { get; init; }
     public bool Force { get; init; }

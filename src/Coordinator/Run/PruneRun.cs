@@ -2,6 +2,9 @@ using System.Diagnostics;
 using NirvanaCluster.Coordinator.Cli;
 using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Pruning.Allocation;
+using NirvanaCluster.Pruning.Calibration;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Saliency;
@@ -13,21 +16,54 @@ namespace NirvanaCluster.Coordinator.Run;
 /// <summary>
 /// One pruning job from request to written model: resolve the model and the calibration data, place the stages,
 /// run the calibration pass (or the KL-guided search over calibration seeds, or read saved scores), allocate, compact
-/// and write. Several sparsities or gamma candidates hand over to <see cref="SweepRun"/> once the stages are up.
+/// and write. Several sparsities or gamma candidates hand over to <see cref="SweepRun"/>.
 /// The command line only builds the <see cref="PruneRequest"/> and prints the outcome.
 /// </summary>
 public static class PruneRun
 {
+    /// <summary>
+    /// Everything about the request that the config alone can refute, before the calibration data is drawn and
+    /// before any node process starts: node count, sparsity/gamma feasibility, sequence length, memory, ignored flags.
+    /// </summary>
+    public static void CheckBeforeWork(PruneRequest request, LlamaConfig config, string spec)
+    {
+        var options = request.Options;
+        request.Cluster.ValidatedFor(config);
+        BudgetFeasibility.Check(options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize,
+            Enumerable.Range(0, config.NumHiddenLayers).Select(config.KvHeadsOf).ToArray(),
+            Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnOf).ToArray());
+        foreach (var sparsity in request.Sparsities)
+            foreach (var gamma in request.GammaCandidates.Count > 0 ? request.GammaCandidates : [options.Gamma])
+                BudgetFeasibility.Check(sparsity, gamma, config.HeadDim, config.GroupSize,
+                    Enumerable.Range(0, config.NumHiddenLayers).Select(config.KvHeadsOf).ToArray(),
+                    Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnOf).ToArray());
+        if (!options.Method.NeedsGradients() || request.ScoresFile is not null)
+        {
+            if (request.Calibration is not null || request.SamplesSet || request.SeqLenSet)
+                Log.Warning("Method {Method} uses no calibration data; --calibration, --samples and --seq-len are ignored", options.Method.Name());
+            return;
+        }
+        var tokenFile = spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+        if (tokenFile && (request.SamplesSet || request.SeqLenSet))
+            throw new ArgumentException($"--calibration {spec} is a token file, used as it is (its rows are the samples); " +
+                                        "--samples and --seq-len apply to text files and 'generated' only");
+        if (tokenFile) return;
+        SequenceLimit.Check(request.SeqLen, config, "--seq-len");
+        if (spec == CalibrationLoader.Generated) MemoryEstimate.CheckGenerated(config, request.Samples, request.SeqLen, "--samples");
+        else MemoryEstimate.CheckTokens(request.Samples, request.SeqLen, "--samples");
+    }
+
     public static async Task<PruneOutcome> RunAsync(PruneRequest request, CancellationToken cancellation)
     {
         var clock = Stopwatch.StartNew();
         request = request.Validated();
         var options = request.Options;
-        var outputDir = Path.GetFullPath(request.Output);
-        if (Directory.Exists(outputDir) && !request.Force)
-            throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
         var dir = ModelLocator.Resolve(request.Model, out var isDefault);
-        if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
+        if (request.Calibration is { } given && given != CalibrationLoader.Generated)
+            InputFile.Require(given, "--calibration", "(or pass 'generated')");
+        // Before any work: the output may not touch the model or the calibration file, and --force replaces only
+        // nirvana's own output or an empty folder (OutputGuard); the writer checks the same again at the end.
+        var outputDir = OutputGuard.CheckFolder(request.Output, request.Force, [dir, request.Calibration, request.ScoresFile, request.SelectionTokens]);
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
 
@@ -38,10 +74,14 @@ public static class PruneRun
             throw new ArgumentException($"--calibration is required for method {options.Method.Name()} on a model other than the default (a token file, a text file, or 'generated')");
         if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && needsData)
             throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
+        if (request.IsSweep && !request.Cluster.InProcess)
+            throw new ArgumentException("--nodes/--listen: a sweep's masked held-out evaluation runs in this process for now (the stage operation is not yet " +
+                                        "on the cluster pipeline); run the sweep in-process, or prune each sparsity with its gamma separately on the nodes");
+        CheckBeforeWork(request, config, spec ?? "");
         var seeds = request.CalibrationSeeds;
         if (seeds.Count > 0)
         {
-            if (!request.Cluster.InProcess && !request.IsSweep) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes (except in a sweep)");
+            if (!request.Cluster.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
             if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
             if (spec!.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
@@ -49,16 +89,21 @@ public static class PruneRun
         var (sequences, description) = needsData && seeds.Count == 0
             ? CalibrationLoader.Load(spec!, dir, config, request.Samples, request.SeqLen, options.Seed)
             : ([], seeds.Count > 0 ? "searched" : "none (the criterion needs no data)");
+        var identity = ModelIdentity.Of(dir);
+        if (request.IsSweep)
+        {
+            // The sweep's stages are in this process (InProcessPipeline), so candidates run the masked stage operation;
+            // its plans and bytes equal the actor pipeline's (the oracle test of the cluster pipeline).
+            Log.Information("Loading {Model} for the sweep's in-process stages", dir);
+            await using var local = InProcessPipeline.Of(ShardLoader.LoadAll(dir));
+            return await SweepRun.RunAsync(new SweepRun.Setup(request, dir, outputDir, checkpoint.RawConfig, config, spec, sequences, description, identity,
+                local, new PruneJob(config, local, options)), clock, cancellation);
+        }
 
         var positions = sequences.Length > 0 ? sequences[0].Length : request.SeqLen;
         await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
-        IReadOnlyList<IStage> stages = session.Stages;
-        var job = new PruneJob(config, stages, options);
-        var identity = ModelIdentity.Of(dir);
-        if (request.IsSweep)
-            return await SweepRun.RunAsync(new SweepRun.Setup(request, dir, outputDir, checkpoint.RawConfig, config, spec, sequences, description, identity, session, job),
-                clock, cancellation);
-
+        var pipeline = session.Pipeline;
+        var job = new PruneJob(config, pipeline, options);
         PruneResult result;
         CalibrationSearch.Outcome? search = null;
         var seed = options.Seed;
@@ -73,7 +118,7 @@ public static class PruneRun
         }
         else if (seeds.Count > 0)
         {
-            search = await CalibrationSearch.RunAsync(seeds, spec!, dir, config, request.Samples, request.SeqLen, stages, options, cancellation);
+            search = await CalibrationSearch.RunAsync(seeds, spec!, dir, config, request.Samples, request.SeqLen, pipeline, options, cancellation);
             result = search.Best;
             seed = search.Chosen.Seed;
             description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
@@ -87,23 +132,33 @@ public static class PruneRun
         }
         objective ??= result.Calibration?.Objective;
         var scores = new ScoreSet(PrunedModelOutput.ScoresOf(result.Plan), options.Method, seed, description, identity, objective);
-        var extras = Extras(dir, description, seed, objective, result, stages);
+        var extras = Extras(dir, description, seed, objective, result, pipeline.Stages, pipeline.PeakBytes);
         extras["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray();
         extras["scores_from"] = scoresFrom;
-        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType, Scores: scores);
-        PrunedModelOutput.Write(outputDir, inputs, session, job, request.Cluster.SharedOutput, clock.Elapsed, cancellation);
+        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
+            OtherInputs: OtherInputs(request), Scores: scores);
+        PrunedModelOutput.Write(outputDir, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation);
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
         return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
     }
 
     /// <summary>pruning-plan.json's fields beyond the plan itself.</summary>
-    internal static Dictionary<string, object?> Extras(string dir, string description, int seed, double? objective, PruneResult result, IReadOnlyList<IStage> stages) => new()
+    internal static Dictionary<string, object?> Extras(string dir, string description, int seed, double? objective, PruneResult result,
+        IReadOnlyList<StageInfo> stages, IReadOnlyList<long>? peakBytes) => new()
     {
         ["model"] = dir,
         ["calibration"] = description,
         ["seed"] = seed,
         ["objective"] = objective,
         ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
-        ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
+        ["stages"] = stages.Select((s, i) => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer,
+            peak_bytes = peakBytes is null ? (long?)null : peakBytes[i] }).ToArray(),
     };
+
+    /// <summary>Files besides the model that the output may not touch.</summary>
+    internal static IReadOnlyList<string>? OtherInputs(PruneRequest request)
+    {
+        var files = new[] { request.Calibration, request.ScoresFile, request.SelectionTokens }.Where(f => f is not null && File.Exists(f)).Select(f => f!).ToArray();
+        return files.Length > 0 ? files : null;
+    }
 }

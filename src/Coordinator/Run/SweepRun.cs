@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using NirvanaCluster.Coordinator.Cli;
-using NirvanaCluster.Coordinator.Cluster;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Pruning;
@@ -24,7 +23,7 @@ namespace NirvanaCluster.Coordinator.Run;
 public static class SweepRun
 {
     public sealed record Setup(PruneRequest Request, string ModelDir, string OutputDir, JsonObject RawConfig, LlamaConfig Config, string? Spec,
-        int[][] Calibration, string CalibrationDescription, ModelIdentity Identity, ClusterSession Session, PruneJob Job);
+        int[][] Calibration, string CalibrationDescription, ModelIdentity Identity, InProcessPipeline Pipeline, PruneJob Job);
 
     public const string JsonFile = "sweep.json";
     public const string ChartFile = "quality-vs-size.svg";
@@ -37,7 +36,7 @@ public static class SweepRun
     {
         var request = setup.Request;
         var options = request.Options;
-        var stages = setup.Session.Stages;
+        var pipeline = setup.Pipeline;
         var sparsities = request.Sparsities.Count > 0 ? request.Sparsities : [options.Sparsity];
         var gammas = request.GammaCandidates.Count > 0 ? request.GammaCandidates : [options.Gamma];
         var selecting = request.GammaCandidates.Count > 0 || request.CalibrationSeeds.Count > 0;
@@ -76,7 +75,7 @@ public static class SweepRun
             candidates.Count, distinct.Length, string.Join(" ", sparsities), GammaGrid.Describe(gammas), sets.Count, heldOut.Description);
         MaskedEvaluationResult evaluation;
         using (var progress = new ProgressLine("held-out evaluation"))
-            evaluation = await MaskedEvaluation.RunAsync(stages, heldOut.Sequences, distinct.Select(i => candidates[i].Result.Plan.Layers).ToArray(),
+            evaluation = await pipeline.EvaluateMaskedAsync(heldOut.Sequences, distinct.Select(i => candidates[i].Result.Plan.Layers).ToArray(),
                 options.MicroBatchSize, options.MaxInFlight, progress, cancellation);
         var evaluated = candidates.Select((c, i) => c with { Quality = evaluation.Candidates[Array.IndexOf(distinct, first[i])] }).ToArray();
         foreach (var c in evaluated)
@@ -90,18 +89,18 @@ public static class SweepRun
         int? SeedOf(SweepCandidate c) => sets.Count > 1 ? sets[c.ScoreSet].Seed : null;
         var models = chosen.Select(c => new SweepReport.Model(c, FolderFor(c.Sparsity), SeedOf(c))).ToArray();
         var denseParameters = ParameterCounts.Of(setup.Config);
-        AtomicDirectory.Create(setup.OutputDir, request.Force, staging =>
+        AtomicDirectory.Create(setup.OutputDir, request.Force, inputs: [setup.ModelDir, .. PruneRun.OtherInputs(request) ?? []], what: "pruning sweep", fill: staging =>
         {
             foreach (var m in models)
             {
                 var set = sets[m.Candidate.ScoreSet];
                 var result = m.Candidate.Result;
-                var extras = PruneRun.Extras(setup.ModelDir, set.Calibration, set.Seed, set.Objective, result, stages);
+                var extras = PruneRun.Extras(setup.ModelDir, set.Calibration, set.Seed, set.Objective, result, pipeline.Stages, null);
                 extras["scores_from"] = request.ScoresFile is null ? null : Path.GetFullPath(request.ScoresFile);
                 extras["held_out"] = new { description = heldOut.Description, kl = m.Candidate.Quality!.Kl, perplexity = m.Candidate.Quality.Perplexity };
                 var inputs = new PrunedModelWriter.Inputs(setup.ModelDir, setup.RawConfig, result, set.Calibration, extras, false, request.DType,
-                    Scores: set);
-                PrunedModelOutput.Write(Path.Combine(staging, m.Path), inputs, setup.Session, setup.Job, request.Cluster.SharedOutput, clock.Elapsed, cancellation);
+                    OtherInputs: PruneRun.OtherInputs(request), Scores: set);
+                PrunedModelOutput.Write(Path.Combine(staging, m.Path), inputs, pipeline, false, clock.Elapsed, cancellation);
             }
             var points = new List<QualityPoint> { new(denseParameters, evaluation.DensePerplexity, 0, "dense", QualityPointKind.Dense) };
             points.AddRange(evaluated.Where(c => !chosen.Contains(c)).Select(c => new QualityPoint(c.Result.Plan.ParametersAfter, c.Quality!.Perplexity, c.Quality.Kl,
@@ -126,7 +125,7 @@ public static class SweepRun
 
     private static async Task<ScoreSet> ScoreAsync(Setup setup, PruneOptions options, int[][] calibration, string description, string label, CancellationToken cancellation)
     {
-        var job = new PruneJob(setup.Config, setup.Session.Stages, options);
+        var job = new PruneJob(setup.Config, setup.Pipeline, options);
         ScoredModel scored;
         using (var progress = new ProgressLine(label))
             scored = await job.ScoreAsync(calibration, progress, cancellation);

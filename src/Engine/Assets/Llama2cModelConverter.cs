@@ -26,6 +26,7 @@ public static class Llama2cModelConverter
         var config = header.ToConfig();
         options ??= new CheckpointWriteOptions();
         if (tokenizerBin is not null) options = options with { ExtraFiles = [.. options.ExtraFiles, tokenizerBin] };
+        options = options with { Inputs = [.. options.Inputs, modelBin] };
         Log.Information("Converting llama2.c model {Model} ({Layers} layers, dim {Dim}, vocab {Vocab}) into {Output}",
             modelBin, header.Layers, header.Dim, header.VocabSize, outputDir);
         CheckpointWriter.Write(outputDir, config, Tensors(modelBin, header), options);

@@ -55,6 +55,15 @@ public sealed class Checkpoint : IDisposable
         if (File.Exists(single))
         {
             var file = SafeTensorsFile.Open(single);
+            try
+            {
+                CheckLayerCount(configPath, config, file.Tensors.Keys, single);
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
             var checkpoint = new Checkpoint(directory, config, raw,
                 file.Tensors.Keys.ToDictionary(name => name, _ => SingleFileName, StringComparer.Ordinal), single);
             checkpoint.opened[SingleFileName] = file;
@@ -64,8 +73,31 @@ public sealed class Checkpoint : IDisposable
         if (!File.Exists(indexPath))
             throw new FileNotFoundException($"{directory}: neither {SingleFileName} nor {ShardIndex.FileName} is present", single);
         var index = ShardIndex.Read(indexPath);
+        CheckLayerCount(configPath, config, index.WeightMap.Keys, indexPath);
         return new Checkpoint(directory, config, raw, index.WeightMap, indexPath);
     }
+
+    /// <summary>
+    /// A config that names fewer layers than the weights hold would load a truncated model without complaint (every
+    /// tensor it asks for exists): refuse, naming both. More layers in the config fail on the first missing tensor.
+    /// </summary>
+    private static void CheckLayerCount(string configPath, LlamaConfig config, IEnumerable<string> tensors, string weights)
+    {
+        var highest = -1;
+        string? example = null;
+        foreach (var name in tensors)
+        {
+            if (!name.StartsWith(LayerPrefix, StringComparison.Ordinal)) continue;
+            var end = name.IndexOf('.', LayerPrefix.Length);
+            if (end > LayerPrefix.Length && int.TryParse(name.AsSpan(LayerPrefix.Length, end - LayerPrefix.Length), out var layer) && layer > highest)
+                (highest, example) = (layer, name);
+        }
+        if (highest >= config.NumHiddenLayers)
+            throw new InvalidDataException($"{configPath}: field 'num_hidden_layers' is {config.NumHiddenLayers}, but {weights} holds " +
+                                           $"{highest + 1} layers (e.g. '{example}'); the config and the weights disagree");
+    }
+
+    private const string LayerPrefix = "model.layers.";
 
     public bool Contains(string tensor) => shardOf.ContainsKey(tensor);
 
@@ -75,14 +107,18 @@ public sealed class Checkpoint : IDisposable
     public TensorInfo Info(string tensor) => Shard(tensor).Info(tensor);
 
     /// <summary>Reads a tensor without checking its shape.</summary>
-    public float[] ReadFloat32(string tensor) => Shard(tensor).ReadAsFloat32(tensor);
+    public float[] ReadFloat32(string tensor)
+    {
+        var file = Shard(tensor);
+        return CheckFinite(file, tensor, file.ReadAsFloat32(tensor));
+    }
 
     /// <summary>Reads a tensor after checking its shape is exactly <paramref name="expectedShape"/>.</summary>
     public float[] ReadFloat32(string tensor, params long[] expectedShape)
     {
         var file = Shard(tensor);
         CheckShape(file, tensor, expectedShape);
-        return file.ReadAsFloat32(tensor);
+        return CheckFinite(file, tensor, file.ReadAsFloat32(tensor));
     }
 
     /// <summary>Reads a tensor of shape <paramref name="expectedShape"/> into <paramref name="destination"/>.</summary>
@@ -91,6 +127,22 @@ public sealed class Checkpoint : IDisposable
         var file = Shard(tensor);
         CheckShape(file, tensor, expectedShape);
         file.ReadAsFloat32(tensor, destination);
+        CheckFinite(file, tensor, destination);
+    }
+
+    /// <summary>A weight that is NaN or infinite makes every result NaN: refuse it here, naming the tensor and the element.</summary>
+    private static float[] CheckFinite(SafeTensorsFile file, string tensor, float[] values)
+    {
+        CheckFinite(file, tensor, values.AsSpan());
+        return values;
+    }
+
+    private static void CheckFinite(SafeTensorsFile file, string tensor, ReadOnlySpan<float> values)
+    {
+        var bad = Tensors.NumericCheck.FirstNonFinite(values);
+        if (bad >= 0)
+            throw new InvalidDataException($"{file.Path}: tensor '{tensor}' holds {Tensors.NumericCheck.Describe(values[bad])} at element {bad}; " +
+                                           "the checkpoint is corrupt (weights must be finite)");
     }
 
     public void Dispose()

@@ -20,8 +20,14 @@ public sealed record CheckpointWriteOptions
     /// <summary>The source model's config.json; its fields the config does not model are preserved.</summary>
     public JsonObject? OriginalConfig { get; init; }
 
-    /// <summary>Replace an existing output folder (only once the new one is complete).</summary>
+    /// <summary>
+    /// Replace an existing output folder (only once the new one is complete, and only when it is empty or holds
+    /// <see cref="OutputGuard.MarkerFileName"/>: a folder this program wrote).
+    /// </summary>
     public bool Force { get; init; }
+
+    /// <summary>Files and folders read to make this checkpoint (the source model): the output may not equal, contain or lie inside them.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = [];
 
     public CheckpointWriteOptions Validated()
     {

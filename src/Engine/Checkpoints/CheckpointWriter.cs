@@ -21,7 +21,7 @@ public static class CheckpointWriter
         var all = tensors.ToList();
         var extras = CheckExtraFiles(options.ExtraFiles);
         var shards = PlanShards(all, options);
-        AtomicDirectory.Create(outputDir, options.Force, staging =>
+        AtomicDirectory.Create(outputDir, options.Force, inputs: options.Inputs.Concat(options.ExtraFiles), fill: staging =>
         {
             ConfigJson.Write(Path.Combine(staging, ConfigJson.FileName), config, options.OriginalConfig, options.DType);
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -53,7 +53,7 @@ public static class CheckpointWriter
         options = (options ?? new CheckpointWriteOptions()).Validated();
         config.Validated("config");
         var extras = CheckExtraFiles(options.ExtraFiles);
-        AtomicDirectory.Create(outputDir, options.Force, staging =>
+        AtomicDirectory.Create(outputDir, options.Force, inputs: options.Inputs.Concat(options.ExtraFiles), fill: staging =>
         {
             ConfigJson.Write(Path.Combine(staging, ConfigJson.FileName), config, options.OriginalConfig, options.DType);
             var weightMap = writeShards(staging);
@@ -95,7 +95,7 @@ public static class CheckpointWriter
 
     private static List<(string Source, string Name)> CheckExtraFiles(IReadOnlyList<string> files)
     {
-        var reserved = new[] { ConfigJson.FileName, Checkpoint.SingleFileName, ShardIndex.FileName };
+        var reserved = new[] { ConfigJson.FileName, Checkpoint.SingleFileName, ShardIndex.FileName, OutputGuard.MarkerFileName };
         var result = new List<(string, string)>();
         foreach (var file in files)
         {

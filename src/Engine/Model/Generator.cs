@@ -1,3 +1,5 @@
+using NirvanaCluster.Engine.Tensors;
+
 namespace NirvanaCluster.Engine.Model;
 
 /// <summary>Continues prompts with a whole model: greedy at temperature 0, seeded sampling otherwise.</summary>
@@ -25,6 +27,9 @@ public static class Generator
             for (var b = 0; b < batch; b++) step[b] = outputs[b][t];
             decoder.Step(step, logits);
             if (t + 1 < promptLength) continue;
+            if (!NumericCheck.AllFinite(logits))
+                throw new InvalidDataException(
+                    $"generation step {t + 1 - promptLength} (position {t}): the model's logits hold NaN or infinity; the weights or the config are broken");
             for (var b = 0; b < batch; b++)
             {
                 var next = samplers[b].Next(logits.AsSpan(b * model.Vocab, model.Vocab));

@@ -66,6 +66,11 @@ public sealed record LlamaConfig
             $"must be positive and divide num_attention_heads={NumAttentionHeads} (got {NumKeyValueHeads})");
         Require(IntermediateSize > 0, "intermediate_size", $"must be positive (got {IntermediateSize})");
         Require(VocabSize > 0, "vocab_size", $"must be positive (got {VocabSize})");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings", $"must be positive (got {MaxPositionEmbeddings})");
+        Require(BosTokenId is null || (BosTokenId >= 0 && BosTokenId < VocabSize), "bos_token_id",
+            $"must be a token id within vocab_size {VocabSize}, i.e. in [0, {VocabSize}) (got {BosTokenId})");
+        Require(EosTokenId is null || (EosTokenId >= 0 && EosTokenId < VocabSize), "eos_token_id",
+            $"must be a token id within vocab_size {VocabSize}, i.e. in [0, {VocabSize}) (got {EosTokenId})");
         Require(ExplicitHeadDim is null or > 0, "head_dim", $"must be positive (got {ExplicitHeadDim})");
         Require(ExplicitHeadDim is not null || HiddenSize % NumAttentionHeads == 0, "hidden_size",
             $"must be divisible by num_attention_heads={NumAttentionHeads} when head_dim is absent (got {HiddenSize})");

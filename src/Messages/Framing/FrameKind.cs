@@ -1,26 +1,26 @@
 namespace NirvanaCluster.Messages.Framing;
 
 /// <summary>
-/// The byte after each frame's length prefix. Frame layout: [u32 LE length][u8 kind][body], where length counts the
-/// kind byte and the body.
+/// The byte after each data-plane frame's length prefix. Frame layout: [u32 LE length][u8 kind][body], where length
+/// counts the kind byte and the body.
 /// </summary>
 public enum FrameKind : byte
 {
-    /// <summary>Body: a protobuf <c>nirvana.wire.Handshake</c>.</summary>
-    Handshake = 1,
+    /// <summary>Body: a protobuf <c>nirvana.dataplane.Hello</c>; the first frame of every connection.</summary>
+    Hello = 1,
 
-    /// <summary>Body: empty. Any frame proves the peer alive; heartbeats keep an idle connection from looking dead.</summary>
-    Heartbeat = 2,
+    /// <summary>Body: a protobuf <c>nirvana.dataplane.Welcome</c>: the token was accepted.</summary>
+    Welcome = 2,
 
-    /// <summary>Body: a protobuf <c>nirvana.wire.Envelope</c>.</summary>
-    Envelope = 3,
+    /// <summary>Body: a protobuf <c>nirvana.dataplane.Refused</c>; the listener closes after it.</summary>
+    Refused = 3,
 
-    /// <summary>Body: <see cref="TensorChunkHeader"/> then the chunk's raw little-endian bytes.</summary>
-    TensorChunk = 4,
+    /// <summary>Body: a protobuf <c>nirvana.dataplane.Packet</c>; the chunks of its tensors follow.</summary>
+    Packet = 4,
 
-    /// <summary>Body: <see cref="TensorEndFrame"/>, closing one tensor's chunk sequence.</summary>
-    TensorEnd = 5,
+    /// <summary>Body: [u32 LE CRC-32C of the data][data]: the next bytes of the current tensor.</summary>
+    Chunk = 5,
 
-    /// <summary>Body: a protobuf <c>nirvana.wire.Disconnect</c>; the sender closes the connection after it.</summary>
-    Disconnect = 6,
+    /// <summary>Body: empty. The sender is done; the connection closes.</summary>
+    Close = 6,
 }

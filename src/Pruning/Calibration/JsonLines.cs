@@ -7,7 +7,7 @@ public static class JsonLines
 {
     public static List<T> Read<T>(string path, Func<JsonElement, T> parse)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"file {path} does not exist", path);
+        RequireFile(path, "file");
         var items = new List<T>();
         var lineNumber = 0;
         foreach (var line in File.ReadLines(path))
@@ -35,4 +35,12 @@ public static class JsonLines
     public static string RequiredString(JsonElement root, string name) =>
         root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
             ? v.GetString()! : throw new InvalidDataException($"field '{name}' must be a string");
+
+    /// <summary>An input file must exist and be a file: a folder given instead is named as such, not as missing.</summary>
+    public static void RequireFile(string path, string kind)
+    {
+        if (File.Exists(path)) return;
+        if (Directory.Exists(path)) throw new FileNotFoundException($"{kind} {path} is a folder, not a file", path);
+        throw new FileNotFoundException($"{kind} {path} does not exist", path);
+    }
 }

@@ -11,7 +11,7 @@ public static class TokenSequences
     /// <summary>A JSON file holding an array of arrays of token ids; with <paramref name="equalLength"/>, all rows must match.</summary>
     public static int[][] FromTokenFile(string path, int vocab, bool equalLength)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"token file {path} does not exist", path);
+        JsonLines.RequireFile(path, "token file");
         int[][]? rows;
         try
         {
@@ -34,10 +34,24 @@ public static class TokenSequences
         return rows;
     }
 
+    /// <summary>Whether a file holds a JSON array of arrays of integers: the kind `nirvana sample --force` may replace.</summary>
+    public static bool IsTokenFile(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            return JsonSerializer.Deserialize<int[][]>(stream) is { } rows && rows.All(r => r is not null);
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Plain text, or JSONL whose lines carry a "text" field; documents are joined with a blank line.</summary>
     public static string ReadText(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"text file {path} does not exist", path);
+        JsonLines.RequireFile(path, "text file");
         if (!path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return File.ReadAllText(path);
         var documents = JsonLines.Read(path, root => JsonLines.RequiredString(root, "text"));
         return string.Join("\n\n", documents);

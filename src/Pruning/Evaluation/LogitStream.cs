@@ -31,6 +31,10 @@ public static class LogitStream
             for (var i = 0; i < b; i++)
             {
                 model.Logits(logits, normed.AsSpan(i * t * d, t * d), t);
+                var bad = Engine.Tensors.NumericCheck.FirstNonFinite(logits);
+                if (bad >= 0)
+                    throw new InvalidDataException($"sequence {first + i}, position {bad / vocab}: the model's logits hold " +
+                                                   $"{Engine.Tensors.NumericCheck.Describe(logits[bad])} (token {bad % vocab}); the weights overflow");
                 onSequence(first + i, logits);
             }
             progress?.Report(first + b);

@@ -6,8 +6,7 @@ namespace NirvanaCluster.Coordinator.Tests.Cluster;
 /// <summary>The cluster modes through the real programs: same answer anywhere, bigger than a node, failures are answers.</summary>
 public class ClusterPruneTests(ITestOutputHelper output)
 {
-    private const string Secret = "test-cluster-secret-0123456789abcdef";
-    private static readonly Dictionary<string, string> SecretEnv = new() { ["NIRVANA_CLUSTER_SECRET"] = Secret };
+    private static readonly Dictionary<string, string> SecretEnv = TestCertificates.Environment();
 
     private static string[] PruneArgs(TinyModel tiny, string output) =>
         ["prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4", "--gamma", "1", "--micro-batch", "2", "--output", output];
@@ -91,23 +90,27 @@ public class ClusterPruneTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_node_with_the_wrong_secret_cannot_join()
+    public async Task A_node_with_another_certificate_cannot_join()
     {
         using var tiny = new TinyModel(layers: 2);
         var port = RunningProcess.FreePort();
-        using var coordinator = RunningProcess.Dotnet("nirvana.dll", [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "1", "--join-timeout", "8"], SecretEnv);
-        using var intruder = RunningProcess.Dotnet("nirvana-node.dll", ["--coordinator", $"127.0.0.1:{port}", "--listen", "127.0.0.1:0", "--health-port", "0", "--name", "intruder", "--join-timeout", "5"],
-            new Dictionary<string, string> { ["NIRVANA_CLUSTER_SECRET"] = "a-different-secret-0123456789abcdef" });
+        using var coordinator = RunningProcess.Dotnet("nirvana.dll", [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "1", "--join-timeout", "15"], SecretEnv);
+        await coordinator.WaitForLineAsync(l => l.Contains("Coordinator listening"), TimeSpan.FromMinutes(1));
+        using var intruder = RunningProcess.Dotnet("nirvana-node.dll", ["--coordinator", $"127.0.0.1:{port}", "--listen", "127.0.0.1:0", "--health-port", "0", "--name", "intruder", "--join-timeout", "8"],
+            TestCertificates.Environment(TestCertificates.Stranger));
         Assert.NotEqual(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        output.WriteLine(coordinator.Output);
+        output.WriteLine(intruder.Output);
         Assert.Contains("only 0 of 1 node(s) joined", coordinator.Output);
+        Assert.Contains("Certificate pinning failed", coordinator.Output); // refused in the TLS handshake, and logged
         Assert.NotEqual(0, await intruder.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.False(Directory.Exists(tiny.PathIn("out")));
     }
 
     internal static RunningProcess StartNode(int coordinatorPort, string name, long memory, string? netns = null, string listen = "127.0.0.1:0", string host = "127.0.0.1") =>
         RunningProcess.Dotnet("nirvana-node.dll",
-            ["--coordinator", $"{host}:{coordinatorPort}", "--listen", listen, "--health-port", "0", "--name", name, "--memory", memory.ToString()],
-            new Dictionary<string, string> { ["NIRVANA_CLUSTER_SECRET"] = Secret, ["NIRVANA_HEARTBEAT_TIMEOUT"] = "2" }, netns);
+            ["--coordinator", $"{host}:{coordinatorPort}", "--listen", listen, "--health-port", "0", "--name", name, "--memory", memory.ToString(), "--heartbeat-timeout", "2"],
+            TestCertificates.Environment(), netns);
 
     internal static void AssertSameModel(string expected, string actual)
     {

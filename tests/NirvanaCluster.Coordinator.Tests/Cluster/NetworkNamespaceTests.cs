@@ -46,14 +46,14 @@ public sealed class NetworkNamespaceTests(ITestOutputHelper output) : IDisposabl
         using var coordinator = RunningProcess.Dotnet("nirvana.dll",
             ["prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4", "--gamma", "1", "--micro-batch", "2",
              "--output", tiny.PathIn("netns"), "--listen", $"10.213.0.1:{port}", "--expect-nodes", "2", "--join-timeout", "60"],
-            new Dictionary<string, string> { ["NIRVANA_CLUSTER_SECRET"] = "test-cluster-secret-0123456789abcdef" });
+            TestCertificates.Environment());
         using var a = ClusterPruneTests.StartNode(port, "ns-node-0", 1L << 30, _namespaces[0], $"{hosts[0]}:7701", "10.213.0.1");
         using var b = ClusterPruneTests.StartNode(port, "ns-node-1", 1L << 30, _namespaces[1], $"{hosts[1]}:7701", "10.213.0.1");
         var code = await coordinator.WaitForExitAsync(TimeSpan.FromMinutes(3));
         output.WriteLine(coordinator.Output);
         Assert.True(code == 0, coordinator.Output);
-        Assert.Contains("joined from nirvana://nirvana-node@10.213.0.2:7701", coordinator.Output);
-        Assert.Contains("joined from nirvana://nirvana-node@10.213.0.3:7701", coordinator.Output);
+        Assert.Contains("joined from akka.ssl.tcp://nirvana@10.213.0.2:7701", coordinator.Output);
+        Assert.Contains("joined from akka.ssl.tcp://nirvana@10.213.0.3:7701", coordinator.Output);
         ClusterPruneTests.AssertSameModel(single, tiny.PathIn("netns"));
     }
 

