@@ -2,6 +2,7 @@ using System.Text.Json;
 
 namespace NirvanaCluster.Coordinator.Tests;
 
+[Collection(Cluster.ClusterProcesses.Name)]
 public class EvaluateCommandTests
 {
     [Fact]

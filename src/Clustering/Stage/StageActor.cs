@@ -41,7 +41,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
 
     // --- Local messages: results of the compute thread, piped back to the actor. -----------------------------------
 
-    private sealed record LoadFinished(LoadShard Request, ShardWorker? Worker, double Seconds, string? Error, IActorRef ReplyTo);
+    private sealed record LoadFinished(LoadShard Request, ShardWorker? Worker, double Seconds, Exception? Error, IActorRef ReplyTo);
     private sealed record PassReady(IActorRef ReplyTo, object Reply);
     private sealed record PassOver(PassEnded Ended, IActorRef ReplyTo);
     private sealed record PassError(string Operation, string Message, IActorRef ReplyTo);
@@ -163,7 +163,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
             using var checkpoint = Checkpoint.Open(m.ModelPath);
             var shard = ShardLoader.Load(checkpoint, m.FirstLayer, m.EndLayer, m.Embedding, m.Head);
             return new LoadFinished(m, new ShardWorker(shard), clock.Elapsed.TotalSeconds, null, replyTo);
-        }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : new LoadFinished(m, null, 0, t.Exception?.InnerException?.Message ?? "cancelled", replyTo))
+        }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : new LoadFinished(m, null, 0, t.Exception?.InnerException ?? new OperationCanceledException(), replyTo))
           .PipeTo(Self);
         Become(Loading);
     }
@@ -172,8 +172,8 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
     {
         if (m.Worker is null)
         {
-            _log.Error("Stage {0}: loading failed: {1}", _name, m.Error);
-            m.ReplyTo.Tell(Failure("load", m.Error!));
+            _log.Error("Stage {0}: loading failed: {1}", _name, m.Error!.Message);
+            m.ReplyTo.Tell(Failure("load", m.Error));
             _loaded = null;
             Become(Empty);
         }
@@ -266,9 +266,9 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         _compute!.Run(work).ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully) return t.Result;
-            var reason = t.Exception?.InnerException?.Message ?? "cancelled";
-            log.Error("Stage {0}: {1} failed: {2}", name, operation, reason);
-            return Failure(operation, reason);
+            var error = t.Exception?.InnerException ?? new OperationCanceledException();
+            log.Error("Stage {0}: {1} failed: {2}", name, operation, error.Message);
+            return Failure(operation, error);
         }).PipeTo(replyTo, Self);
     }
 
@@ -281,6 +281,12 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         && l.EndLayer == m.EndLayer && l.Embedding == m.Embedding && l.Head == m.Head;
 
     private static StageFailure Failure(string operation, string message) => new() { Operation = operation, Message = message, MicroBatch = -1 };
+
+    /// <summary>A failure from an exception: bad input (a corrupt checkpoint, wrong sizes) is told apart from a failed run.</summary>
+    private static StageFailure Failure(string operation, Exception e) => new()
+    {
+        Operation = operation, Message = e.Message, MicroBatch = -1, InputError = e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException,
+    };
 
     private Action<object> Refuse(string reason) => m => Sender.Tell(Failure(Operation(m), $"stage {_name}: {reason}"));
 

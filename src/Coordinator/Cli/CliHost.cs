@@ -81,6 +81,7 @@ public static class CliHost
     public static int ExitCodeOf(Exception e) => e switch
     {
         ArgumentException => ExitCodes.UsageError,
+        Pruning.Pipeline.StageFailedException { InputError: true } => ExitCodes.InputError,
         InvalidDataException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.InputError,
         _ => ExitCodes.RuntimeFailure,
     };

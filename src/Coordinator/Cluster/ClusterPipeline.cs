@@ -61,12 +61,12 @@ public sealed class ClusterPipeline : IPipeline
         if (directory is not null) directory.Lost += OnNodeLost;
     }
 
-    private sealed record NodeLost(int Stage, NodeInfo Node, string Reason);
+    private sealed record NodeLost(int Stage, NodeInfo Node, LossKind Kind, string Reason);
 
-    private void OnNodeLost(NodeInfo node, string reason)
+    private void OnNodeLost(NodeInfo node, LossKind kind, string reason)
     {
         for (var i = 0; i < _addresses.Length; i++)
-            if (node.Address.Equals(_addresses[i])) _inbox.Post(new NodeLost(i, node, reason));
+            if (node.Address.Equals(_addresses[i])) _inbox.Post(new NodeLost(i, node, kind, reason));
     }
 
     private string StageName(int i) => $"{_nodes[i]} [{Stages[i].Descriptor.FirstLayer}, {Stages[i].Descriptor.EndLayer})";
@@ -316,7 +316,7 @@ public sealed class ClusterPipeline : IPipeline
                 var s = _refs.IndexOf(reply.Sender);
                 var name = s >= 0 ? StageName(s) : reply.Sender.Path.ToString();
                 var what = f.MicroBatch >= 0 ? $"{f.Operation} of micro-batch {f.MicroBatch}" : f.Operation;
-                throw new StageFailedException(name, what, $"node {(s >= 0 ? _nodes[s] : "?")}: {f.Message}");
+                throw new StageFailedException(name, what, $"node {(s >= 0 ? _nodes[s] : "?")}: {f.Message}", inputError: f.InputError);
             case NodeLost lost:
                 throw new StageFailedException(StageName(lost.Stage), doing, $"node {lost.Node} was lost: {lost.Reason}");
             default:

@@ -24,7 +24,8 @@ public sealed class CoordinatorActor : ReceiveActor
     {
         _directory = directory;
         Receive<RegisterNode>(OnRegister);
-        Receive<ClusterEvent.UnreachableMember>(m => _directory.Remove(m.Member.Address, "unreachable: no heartbeat within the failure detector's pause"));
+        Receive<ClusterEvent.UnreachableMember>(m => _directory.MarkUnreachable(m.Member.Address, "unreachable: no heartbeat within the failure detector's pause"));
+        Receive<ClusterEvent.ReachableMember>(m => _directory.MarkReachable(m.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(m => _directory.Remove(m.Member.Address, $"removed from the cluster (was {m.PreviousStatus})"));
         Receive<ClusterEvent.MemberExited>(m => _directory.Remove(m.Member.Address, "left the cluster"));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
@@ -34,7 +35,7 @@ public sealed class CoordinatorActor : ReceiveActor
     public static Props Props(NodeDirectory directory) => Akka.Actor.Props.Create(() => new CoordinatorActor(directory));
 
     protected override void PreStart() => _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-        typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.UnreachableMember));
+        typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 

@@ -21,6 +21,8 @@ public sealed class LocalNodeProcesses : IAsyncDisposable
                 List<string> args = ["--coordinator", coordinator, "--listen", "127.0.0.1:0", "--health-port", "0",
                     "--memory", memoryPerNode.ToString(CultureInfo.InvariantCulture), "--name", $"local-node-{i}", "--join-timeout", "60",
                     "--certificate", certificateFile, "--heartbeat-timeout", heartbeatTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)];
+                // The nodes share this machine's cores; each taking all of them would only make them wait for each other.
+                args.AddRange(["--threads", Math.Max(1, Environment.ProcessorCount / count).ToString(CultureInfo.InvariantCulture)]);
                 if (verbose) args.Add("--verbose");
                 var psi = NodeCommand(args);
                 var process = Process.Start(psi) ?? throw new InvalidOperationException("nirvana-node did not start");

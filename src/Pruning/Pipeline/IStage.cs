@@ -37,11 +37,13 @@ public interface IStage
     Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> variants, CancellationToken cancellation);
 }
 
-public sealed class StageFailedException(string stage, string operation, string reason, Exception? inner = null)
+public sealed class StageFailedException(string stage, string operation, string reason, Exception? inner = null, bool inputError = false)
     : Exception($"stage {stage} failed during {operation}: {reason}", inner)
 {
     public string Stage { get; } = stage;
     public string Operation { get; } = operation;
+    /// <summary>The stage found its input wrong (a corrupt checkpoint, say), as opposed to failing while running.</summary>
+    public bool InputError { get; } = inputError || inner is InvalidDataException;
 }
 
 public static class ShardTensors

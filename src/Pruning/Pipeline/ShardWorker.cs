@@ -16,10 +16,11 @@ public sealed class ShardWorker
 {
     public LlamaShard Shard { get; }
     private readonly LayerWeights?[] _grads;
-    private readonly Dictionary<int, LayerTape[]> _tapes = new();
-    private readonly Stack<LayerTape[]> _freeTapes = new();
-    private LayerTape? _scratch;
-    private (int Batch, int Positions) _shape;
+    // Tapes and scratch are sized for one micro-batch shape; a pass has at most two (the last micro-batch may be
+    // smaller), and a smaller one may be in flight while full ones still wait for their backward.
+    private readonly Dictionary<int, (Shape Shape, LayerTape[] Tapes)> _tapes = new();
+    private readonly Dictionary<Shape, Stack<LayerTape[]>> _freeTapes = new();
+    private readonly Dictionary<Shape, LayerTape> _scratch = new();
     private int _lastBackward = -1;
     private LayerMask?[][] _masks = [];
     private readonly Dictionary<int, (float[] Logits, double[] Lse)> _denseLogits = new();
@@ -40,7 +41,7 @@ public sealed class ShardWorker
     /// <summary>Clears gradients and tapes for a new calibration pass.</summary>
     public void BeginPass()
     {
-        foreach (var tapes in _tapes.Values) _freeTapes.Push(tapes);
+        foreach (var (shape, tapes) in _tapes.Values) Free(shape, tapes);
         _tapes.Clear();
         for (var i = 0; i < _grads.Length; i++) _grads[i]?.Clear();
         _lastBackward = -1;
@@ -86,7 +87,7 @@ public sealed class ShardWorker
             return new StepResult([], nll.Sum(), nll);
         }
         var tapes = RentTapes(batch, positions);
-        _tapes[microBatch] = tapes;
+        _tapes[microBatch] = (new Shape(batch, positions), tapes);
         Shard.ForwardLayers(x, batch, positions, tapes);
         if (!Shard.HasHead) return new StepResult(x, 0);
         var dx = new float[x.Length];
@@ -184,13 +185,13 @@ public sealed class ShardWorker
 
     private float[]? BackwardCore(int microBatch, float[] dOutput)
     {
-        if (!_tapes.Remove(microBatch, out var tapes)) throw new InvalidOperationException($"micro-batch {microBatch} has no forward tape on stage [{Shard.FirstLayer}, {Shard.EndLayer})");
+        if (!_tapes.Remove(microBatch, out var entry)) throw new InvalidOperationException($"micro-batch {microBatch} has no forward tape on stage [{Shard.FirstLayer}, {Shard.EndLayer})");
+        var (shape, tapes) = entry;
         if (microBatch <= _lastBackward) throw new InvalidOperationException($"backward of micro-batch {microBatch} after {_lastBackward}: order must ascend");
         _lastBackward = microBatch;
         for (var i = 0; i < _grads.Length; i++) _grads[i] ??= Shard.Layers[i].ZerosLike();
-        var (batch, positions) = _shape;
-        Shard.BackwardLayers(dOutput, batch, positions, tapes, _grads, Scratch(batch, positions));
-        _freeTapes.Push(tapes);
+        Shard.BackwardLayers(dOutput, shape.Batch, shape.Positions, tapes, _grads, Scratch(shape.Batch, shape.Positions));
+        Free(shape, tapes);
         return Shard.HasEmbedding ? null : dOutput;
     }
 
@@ -221,22 +222,29 @@ public sealed class ShardWorker
 
     private LayerTape Scratch(int batch, int positions)
     {
-        if (_scratch is null || _shape != (batch, positions))
+        var shape = new Shape(batch, positions);
+        if (!_scratch.TryGetValue(shape, out var scratch))
         {
-            if (_tapes.Count > 0 && _shape != (batch, positions))
-                throw new InvalidOperationException($"micro-batch shape changed from {_shape} to ({batch}, {positions}) with tapes in flight");
-            _freeTapes.Clear();
-            _scratch = Shard.CreateScratch(batch, positions);
-            _shape = (batch, positions);
+            // A pass uses one full shape and perhaps a smaller last one; a new full shape (the next pass) starts afresh.
+            if (_tapes.Count == 0 && _scratch.Count >= 2) { _scratch.Clear(); _freeTapes.Clear(); }
+            _scratch[shape] = scratch = Shard.CreateScratch(batch, positions);
         }
-        return _scratch;
+        return scratch;
     }
 
     private LayerTape[] RentTapes(int batch, int positions)
     {
         Scratch(batch, positions);
-        return _freeTapes.Count > 0 ? _freeTapes.Pop() : Shard.CreateTapes(batch, positions);
+        return _freeTapes.TryGetValue(new Shape(batch, positions), out var free) && free.Count > 0 ? free.Pop() : Shard.CreateTapes(batch, positions);
     }
+
+    private void Free(Shape shape, LayerTape[] tapes)
+    {
+        if (!_freeTapes.TryGetValue(shape, out var free)) _freeTapes[shape] = free = new Stack<LayerTape[]>();
+        free.Push(tapes);
+    }
+
+    private readonly record struct Shape(int Batch, int Positions);
 }
 
 /// <summary>Which part of the model a stage holds.</summary>

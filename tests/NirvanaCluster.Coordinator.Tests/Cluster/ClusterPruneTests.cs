@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 namespace NirvanaCluster.Coordinator.Tests.Cluster;
 
 /// <summary>The cluster modes through the real programs: same answer anywhere, bigger than a node, failures are answers.</summary>
+[Collection(ClusterProcesses.Name)]
 public class ClusterPruneTests(ITestOutputHelper output)
 {
     private static readonly Dictionary<string, string> SecretEnv = TestCertificates.Environment();

@@ -8,6 +8,7 @@ namespace NirvanaCluster.Coordinator.Tests.Cluster;
 /// process has a real, distinct address (10.213.0.0/24, made and removed by the test). Needs root and iproute2;
 /// elsewhere the test says why it cannot run instead of passing silently.
 /// </summary>
+[Collection(ClusterProcesses.Name)]
 public sealed class NetworkNamespaceTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly string Tag = $"{Environment.ProcessId % 10000}";
