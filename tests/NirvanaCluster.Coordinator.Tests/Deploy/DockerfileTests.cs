@@ -10,7 +10,7 @@ public class DockerfileTests
 {
     [Theory]
     [InlineData("Dockerfile.coordinator", "src/Coordinator/NirvanaCluster.Coordinator.csproj", "nirvana.dll", new[] { 7700 })]
-    [InlineData("Dockerfile.node", "src/GpuNode/NirvanaCluster.GpuNode.csproj", "nirvana-node.dll", new[] { 7701, 8080 })]
+    [InlineData("Dockerfile.node", "src/Node/NirvanaCluster.Node.csproj", "nirvana-node.dll", new[] { 7701, 8080 })]
     public void The_image_publishes_the_program_exposes_its_ports_and_runs_it_as_a_non_root_user(string dockerfile, string project, string dll, int[] ports)
     {
         var text = File.ReadAllText(Path.Combine(DeployTree.DockerFolder, dockerfile));
