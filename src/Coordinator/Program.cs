@@ -27,6 +27,7 @@ public static class Program
             EvaluateCommand.Create(),
             AssetsCommand.Create(),
             SampleCommand.Create(),
+            ExportCommand.Create(),
         };
         root.Options.Add(CliHost.Verbose);
         root.Options.Add(CliHost.Quiet);

@@ -27,6 +27,7 @@ public static class NodeHost
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; signalled.Cancel(); });
         cancellation = signalled.Token;
         if (options.Threads is { } t) Engine.Tensors.GemmThreads.Set(t);
+        FaultInjection.Configure(options.Name);
         var advertise = options.Advertise ?? (options.Listen.Host is "0.0.0.0" or "::" ? Environment.MachineName : options.Listen.Host);
         await using var dataPlane = TcpDataPlane.Start(options.Listen.Host, options.DataPort, advertise);
         await using var health = options.HealthPort > 0 ? await HealthEndpoint.StartAsync(options.HealthPort) : null;

@@ -80,14 +80,14 @@ public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOption
                 throw new InvalidDataException($"layer {s.Layer}: the saliency of " + (attention >= 0 ? $"KV group {attention}" : $"MLP neuron {mlp}") +
                                                " is NaN or infinite; the calibration pass overflowed (weights too large, or a broken checkpoint)");
         }
-        var allocation = SparsityAllocator.Allocate(scores, options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize, options.Allocation);
+        var allocation = SparsityAllocator.Allocate(scores, options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize, options.Allocation, options.MlpMultiple);
         var layers = scores.Select((s, i) => new LayerPlan(s.Layer, s.Attention.Length, s.Mlp.Length,
             allocation.Layers[i].KeptGroups, allocation.Layers[i].KeptNeurons, s.Attention, s.Mlp)).ToArray();
         var pruned = Compactor.PrunedConfig(config, layers);
         return new PruningPlan(options.Method.Name(), options.Allocation == AllocationMode.Global ? "global" : "uniform",
             options.Sparsity, options.Gamma, allocation.Budget.Budget, allocation.Budget.AttentionUnits, allocation.Budget.MlpNeurons,
             allocation.AttentionThreshold, allocation.MlpThreshold,
-            ParameterCounts.Of(config), ParameterCounts.Of(pruned), ParameterCounts.Projections(config), ParameterCounts.Projections(pruned), layers);
+            ParameterCounts.Of(config), ParameterCounts.Of(pruned), ParameterCounts.Projections(config), ParameterCounts.Projections(pruned), layers, options.MlpMultiple);
     }
 
     private void CheckStagesCoverModel()

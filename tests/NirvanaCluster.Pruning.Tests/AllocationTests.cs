@@ -81,6 +81,23 @@ public class AllocationTests
     }
 
     [Fact]
+    public void The_MLP_multiple_generalises_the_rounding_rule()
+    {
+        // 100 neurons scored by index, shuffled so "highest-scoring" is not "highest index"; threshold 59.5 leaves k0 = 40.
+        var order = Enumerable.Range(0, 100).OrderBy(i => (i * 37) % 100).ToArray();
+        var scores = order.Select(i => (double)i).ToArray();
+        int[] Kept(int multiple) => SparsityAllocator.KeepNeurons(scores, 59.5, multiple);
+        int[] Best(int count) => Enumerable.Range(0, 100).OrderByDescending(i => scores[i]).Take(count).Order().ToArray();
+        Assert.Equal(Best(40), Kept(8));   // 40 is a multiple of 8: nothing spared
+        Assert.Equal(Best(64), Kept(32));  // ceil(40/32)*32 = 64: the 24 best candidates are spared
+        Assert.Equal(Best(100), Kept(256)); // min(F, 256) = 100
+        Assert.Equal(Best(40), Kept(1));
+        Assert.Equal(Best(32), SparsityAllocator.KeepNeurons(scores, 1000, 32)); // all candidates: at least N
+        Assert.Throws<ArgumentOutOfRangeException>(() => SparsityAllocator.KeepNeurons(scores, 0, 0));
+        Assert.Throws<ArgumentException>(() => new NirvanaCluster.Pruning.PruneOptions { Sparsity = 0.2, MlpMultiple = 0 }.Validated());
+    }
+
+    [Fact]
     public void A_layer_whose_every_group_is_a_candidate_keeps_its_last_group()
     {
         Assert.Equal([3], SparsityAllocator.KeepGroups([0.1, 0.5, 0.2, 0.05], 1.0));

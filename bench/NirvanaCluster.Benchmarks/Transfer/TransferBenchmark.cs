@@ -10,7 +10,8 @@ namespace NirvanaCluster.Benchmarks.Transfer;
 
 /// <summary>
 /// Data-plane throughput between two processes on loopback, against a bare socket between the same two processes
-/// moving the same bytes in the same run. The receiver (this process) listens with the data plane and with a plain
+/// moving the same bytes in the same run (from the same tensor-sized array, in writes of the chunk size, into a
+/// tensor-sized buffer: no framing, no checksums). The receiver (this process) listens with the data plane and with a plain
 /// socket; the sender (a child process, <c>transfer-peer</c>) streams float32 tensors as packets (CRC-32C-checked
 /// chunks), then the same bytes raw, round by round, alternating; each round ends when the receiver acknowledges
 /// it. The sender measures and prints; with --json its last line is
@@ -54,16 +55,21 @@ public static class TransferBenchmark
             await using var link = await accepted;
             using var socket = await raw.AcceptSocketAsync();
             socket.ReceiveBufferSize = 4 << 20;
-            var buffer = new byte[1 << 20];
+            // The bare socket receives into a tensor-sized buffer too, so both sides touch the same amount of memory.
+            var buffer = new byte[MessageBytes(options)];
+            var pool = new TensorPool(); // received tensors reuse their arrays, as a stage's do
             var perRound = Messages(options) * MessageBytes(options);
             for (var round = 0; round <= options.Rounds; round++) // round 0 warms up
             {
                 for (var m = 0; m < Messages(options); m++)
-                    _ = await link.ReceiveAsync(CancellationToken.None) ?? throw new InvalidDataException("the sender closed the link early");
+                {
+                    var packet = await link.ReceiveAsync(CancellationToken.None, pool) ?? throw new InvalidDataException("the sender closed the link early");
+                    pool.Return([.. packet.Tensors]);
+                }
                 await link.SendAsync(new DataPacket(PacketKind.Weights, round, -1, 0, 0, []), CancellationToken.None);
                 for (long got = 0; got < perRound;)
                 {
-                    var n = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                    var n = await socket.ReceiveAsync(buffer.AsMemory((int)(got % buffer.Length), (int)Math.Min(options.ChunkKib << 10, buffer.Length - got % buffer.Length)), SocketFlags.None);
                     if (n == 0) throw new InvalidDataException("the sender closed the raw socket early");
                     got += n;
                 }
@@ -100,8 +106,8 @@ public static class TransferBenchmark
         var random = new Random(1);
         for (var i = 0; i < values.Length; i++) values[i] = (float)random.NextDouble();
         var packet = new DataPacket(PacketKind.Weights, 0, -1, 0, 0, [DataTensor.Floats("bench.weight", values, values.Length)]);
-        var rawBlock = new byte[1 << 20];
-        random.NextBytes(rawBlock);
+        var rawBytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(); // the same bytes, raw
+        var chunk = options.ChunkKib << 10;
         var perRound = Messages(options) * MessageBytes(options);
         var ack = new byte[1];
 
@@ -116,7 +122,9 @@ public static class TransferBenchmark
             _ = await link.ReceiveAsync(CancellationToken.None) ?? throw new InvalidDataException("no acknowledgement from the receiver");
             var planeSeconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            for (long sent = 0; sent < perRound; sent += rawBlock.Length) await socket.SendAsync(rawBlock, SocketFlags.None);
+            for (var m = 0; m < Messages(options); m++)
+                for (var offset = 0; offset < rawBytes.Length; offset += chunk)
+                    await socket.SendAsync(rawBytes.AsMemory(offset, Math.Min(chunk, rawBytes.Length - offset)), SocketFlags.None);
             await socket.ReceiveAsync(ack, SocketFlags.None);
             var bareSeconds = clock.Elapsed.TotalSeconds;
             if (round == 0) continue;

@@ -11,8 +11,8 @@ public interface IDataLink : IAsyncDisposable
 
     ValueTask SendAsync(DataPacket packet, CancellationToken cancellation);
 
-    /// <summary>The next packet, or null once the peer closed the link cleanly.</summary>
-    ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation);
+    /// <summary>The next packet, or null once the peer closed the link cleanly; its arrays come from <paramref name="pool"/> where the link copies.</summary>
+    ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation, TensorPool? pool = null);
 
     /// <summary>Tells the peer nothing more will be sent.</summary>
     ValueTask CloseAsync(CancellationToken cancellation);

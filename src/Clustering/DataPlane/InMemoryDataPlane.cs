@@ -58,7 +58,7 @@ public sealed class InMemoryDataPlane : IDataPlane
         public ValueTask SendAsync(DataPacket packet, CancellationToken cancellation) =>
             outgoing.Writer.TryWrite(packet) ? ValueTask.CompletedTask : throw new DataPlaneException($"link to {Peer} is closed");
 
-        public async ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation) =>
+        public async ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation, TensorPool? pool = null) =>
             await incoming.Reader.WaitToReadAsync(cancellation) && incoming.Reader.TryRead(out var p) ? p : null;
 
         public ValueTask CloseAsync(CancellationToken cancellation)

@@ -12,7 +12,8 @@ namespace NirvanaCluster.Clustering.DataPlane;
 /// </summary>
 internal sealed class TcpDataLink : IDataLink
 {
-    public const int DefaultChunkSize = 1 << 20;
+    /// <summary>4 MiB: few enough frames that their headers and checks cost nothing next to the bytes.</summary>
+    public const int DefaultChunkSize = 4 << 20;
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
@@ -83,7 +84,7 @@ internal sealed class TcpDataLink : IDataLink
         }
     }
 
-    public async ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation)
+    public async ValueTask<DataPacket?> ReceiveAsync(CancellationToken cancellation, TensorPool? pool = null)
     {
         try
         {
@@ -98,7 +99,7 @@ internal sealed class TcpDataLink : IDataLink
             var tensors = new List<DataTensor>(header.Tensors.Count);
             foreach (var th in header.Tensors)
             {
-                var tensor = Allocate(th);
+                var tensor = Allocate(th, pool);
                 await ReceiveBytesAsync(tensor, (int)header.ChunkSize, cancellation);
                 tensors.Add(tensor);
             }
@@ -115,7 +116,7 @@ internal sealed class TcpDataLink : IDataLink
     }
 
     /// <summary>Checks a tensor header against itself before allocating anything for it.</summary>
-    private DataTensor Allocate(TensorHeader th)
+    private DataTensor Allocate(TensorHeader th, TensorPool? pool)
     {
         if (th.Type is not (TensorType.F32 or TensorType.I32 or TensorType.Bf16 or TensorType.F16))
             throw new WireProtocolException($"tensor '{th.Name}' has unknown type {th.Type}");
@@ -129,24 +130,25 @@ internal sealed class TcpDataLink : IDataLink
         var expected = count * DataTensor.ElementSize(th.Type);
         if ((ulong)expected != th.ByteLength)
             throw new WireProtocolException($"tensor '{th.Name}' announces {th.ByteLength} bytes but its shape [{string.Join(", ", th.Shape)}] of {th.Type} needs {expected}");
-        return new DataTensor(th.Name, th.Type, [.. th.Shape], DataTensor.Allocate(th.Type, count));
+        return new DataTensor(th.Name, th.Type, [.. th.Shape], pool?.Rent(th.Type, count) ?? DataTensor.Allocate(th.Type, count));
     }
 
     private async ValueTask ReceiveBytesAsync(DataTensor tensor, int chunkSize, CancellationToken cancellation)
     {
         var bytes = ArrayBytes.Of(tensor.Data);
         var total = tensor.ByteLength;
+        var header = _receiveHeader.AsMemory(0, DataFrames.HeaderSize + DataFrames.ChunkOverhead);
         for (long offset = 0, index = 0; offset < total; index++)
         {
-            var frame = await DataFrames.ReadHeaderAsync(_stream, _receiveHeader, DataFrames.ChunkOverhead + chunkSize, cancellation)
-                        ?? throw new WireProtocolException($"the connection ended inside tensor '{tensor.Name}'");
-            if (frame.Kind != FrameKind.Chunk) throw new WireProtocolException($"expected chunk {index} of tensor '{tensor.Name}', got a {frame.Kind} frame");
-            var length = frame.BodyLength - DataFrames.ChunkOverhead;
-            var expected = (int)Math.Min(chunkSize, total - offset);
+            // A chunk frame's header and its CRC in one read: [u32 length][u8 kind][u32 CRC-32C].
+            await _stream.ReadExactlyAsync(header, cancellation);
+            var kind = (FrameKind)_receiveHeader[4];
+            if (kind != FrameKind.Chunk) throw new WireProtocolException($"expected chunk {index} of tensor '{tensor.Name}', got a frame of kind {_receiveHeader[4]}");
+            var length = (long)BinaryPrimitives.ReadUInt32LittleEndian(_receiveHeader) - 1 - DataFrames.ChunkOverhead;
+            var expected = Math.Min(chunkSize, total - offset);
             if (length != expected) throw new WireProtocolException($"chunk {index} of tensor '{tensor.Name}' has {length} bytes, expected {expected}");
-            await _stream.ReadExactlyAsync(_receiveHeader.AsMemory(0, DataFrames.ChunkOverhead), cancellation);
-            var crc = BinaryPrimitives.ReadUInt32LittleEndian(_receiveHeader);
-            var target = bytes.Slice((int)offset, length);
+            var crc = BinaryPrimitives.ReadUInt32LittleEndian(_receiveHeader.AsSpan(DataFrames.HeaderSize));
+            var target = bytes.Slice((int)offset, (int)length);
             await _stream.ReadExactlyAsync(target, cancellation);
             var actual = Crc32C.Compute(target.Span);
             if (actual != crc) throw new WireProtocolException($"chunk {index} of tensor '{tensor.Name}' fails its CRC-32C check (0x{actual:X8}, sent 0x{crc:X8})");

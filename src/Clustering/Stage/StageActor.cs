@@ -72,7 +72,11 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         {
             var worker = _worker!;
             var method = ProtocolMapping.FromProto(m.Method);
-            Reply("scoring", () => ProtocolMapping.ToProto(worker.Scores(method, m.Seed)));
+            Reply("scoring", () =>
+            {
+                FaultInjection.At("scoring");
+                return ProtocolMapping.ToProto(worker.Scores(method, m.Seed));
+            });
         });
         Receive<Compact>(OnCompact);
         Receive<EndPass>(m => Sender.Tell(new PassEnded { PassId = m.PassId, PeakBytes = ProcessMemory.PeakResidentBytes() }));
@@ -159,6 +163,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         _compute ??= new StageCompute(_name);
         _compute.Run(() =>
         {
+            FaultInjection.At("load");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var checkpoint = Checkpoint.Open(m.ModelPath);
             var shard = ShardLoader.Load(checkpoint, m.FirstLayer, m.EndLayer, m.Embedding, m.Head);
@@ -218,6 +223,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
                 var dtype = ProtocolMapping.FromProto(file.Dtype);
                 Reply("compaction", () =>
                 {
+                    FaultInjection.At("compaction");
                     var tensors = ShardTensors.Of(worker.Shard, worker.Compact(plan));
                     SafeTensorsWriter.Write(file.Path, tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data)).ToArray(), dtype,
                         new Dictionary<string, string> { ["format"] = "pt" });
@@ -232,9 +238,14 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
                     try
                     {
                         var tensors = ShardTensors.Of(worker.Shard, worker.Compact(plan));
-                        foreach (var t in tensors)
+                        for (var i = 0; i < tensors.Count; i++)
+                        {
+                            // Midway through the stream, so that a loss here leaves the coordinator with part of it.
+                            if (i == tensors.Count / 2) FaultInjection.At("compaction");
+                            var t = tensors[i];
                             link.SendAsync(new DataPacket(PacketKind.Weights, 0, -1, 0, 0, [DataTensor.Floats(t.Name, t.Data, t.Shape)]), CancellationToken.None)
                                 .AsTask().GetAwaiter().GetResult();
+                        }
                         link.CloseAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
                         return Compacted(tensors);
                     }

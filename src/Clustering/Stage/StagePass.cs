@@ -25,6 +25,7 @@ internal sealed class StagePass : IAsyncDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly List<Task> _readers = [];
     private readonly TimeSpan _busyBefore;
+    private readonly TensorPool _pool = new();
     private IDataLink? _upstream;
     private IDataLink? _downstream;
 
@@ -63,12 +64,15 @@ internal sealed class StagePass : IAsyncDisposable
     }
 
     /// <summary>Stage 0: a micro-batch's tokens from the coordinator.</summary>
-    public void Run(RunMicroBatch m) => Forward(m.MicroBatch, [.. m.Tokens], null, m.Batch, m.Positions);
+    public void Run(RunMicroBatch m) => Forward(m.MicroBatch, [.. m.Tokens], null, m.Batch, m.Positions, null);
 
-    private void Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions) =>
+    /// <param name="received">the packet's hidden-state tensor, handed back to the pool once the forward has copied it</param>
+    private void Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, DataTensor? received) =>
         _compute.Run(() =>
         {
+            FaultInjection.At("forward", microBatch);
             var step = _worker.Forward(microBatch, tokens, hidden, batch, positions, Objective, TotalSequences);
+            _pool.Return(received);
             if (IsHead)
             {
                 var result = new HeadResult { PassId = PassId, MicroBatch = microBatch, Objective = step.Objective };
@@ -85,13 +89,16 @@ internal sealed class StagePass : IAsyncDisposable
                     [DataTensor.Ints("tokens", tokens, tokens.Length), DataTensor.Floats("hidden", step.Tensor, step.Tensor.Length)]));
         }).ContinueWith(t => Fail("forward", microBatch, t.Exception!.InnerException!), TaskContinuationOptions.OnlyOnFaulted);
 
-    private void Backward(int microBatch, float[] gradient, int batch, int positions) =>
+    private void Backward(int microBatch, DataTensor gradient, int batch, int positions) =>
         _compute.Run(() =>
         {
-            var dx = _worker.Backward(microBatch, gradient);
+            FaultInjection.At("backward", microBatch);
+            // The backward works in place: dx for the stage before is the received array itself.
+            var dx = _worker.Backward(microBatch, gradient.AsFloats());
             if (IsFirst) _coordinator.Tell(new BackwardDone { PassId = PassId, MicroBatch = microBatch }, _stage);
             else Send(_upstream, new DataPacket(PacketKind.Gradient, PassId, microBatch, batch, positions,
                 [DataTensor.Floats("grad", dx!, dx!.Length)]));
+            _pool.Return(gradient);
         }).ContinueWith(t => Fail("backward", microBatch, t.Exception!.InnerException!), TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>Sends from the compute thread: a full socket buffer holds the stage back, which is the backpressure we want.</summary>
@@ -115,7 +122,7 @@ internal sealed class StagePass : IAsyncDisposable
         opened(link);
         try
         {
-            while (await link.ReceiveAsync(_cancel.Token) is { } packet)
+            while (await link.ReceiveAsync(_cancel.Token, _pool) is { } packet)
             {
                 if (packet.PassId != PassId)
                 {
@@ -125,10 +132,10 @@ internal sealed class StagePass : IAsyncDisposable
                 switch (packet.Kind)
                 {
                     case PacketKind.Activations when side == "upstream":
-                        Forward(packet.MicroBatch, packet.Tensor("tokens").AsInts(), packet.Tensor("hidden").AsFloats(), packet.Batch, packet.Positions);
+                        Forward(packet.MicroBatch, packet.Tensor("tokens").AsInts(), packet.Tensor("hidden").AsFloats(), packet.Batch, packet.Positions, packet.Find("hidden"));
                         break;
                     case PacketKind.Gradient when side == "downstream":
-                        Backward(packet.MicroBatch, packet.Tensor("grad").AsFloats(), packet.Batch, packet.Positions);
+                        Backward(packet.MicroBatch, packet.Tensor("grad"), packet.Batch, packet.Positions);
                         break;
                     default:
                         throw new DataPlaneException($"a {packet.Kind} packet arrived on the {side} link of stage {_name}");
@@ -148,7 +155,7 @@ internal sealed class StagePass : IAsyncDisposable
     {
         if (_cancel.IsCancellationRequested) return;
         Log.Error("Stage {Stage}: {Operation} of micro-batch {MicroBatch} failed: {Reason}", _name, operation, microBatch, e.Message);
-        _coordinator.Tell(new StageFailure { Operation = operation, Message = e.Message, MicroBatch = microBatch, Link = link }, _stage);
+        _coordinator.Tell(new StageFailure { Operation = operation, Message = e.Message, MicroBatch = microBatch, Link = link, PassId = PassId }, _stage);
     }
 
     /// <summary>Ends the pass: waits for queued work, tells both neighbours the links are done, returns the stage's busy time.</summary>

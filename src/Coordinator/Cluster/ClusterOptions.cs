@@ -16,6 +16,10 @@ public sealed record ClusterOptions
     public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(120);
     public TimeSpan HeartbeatTimeout { get; init; } = FailureDetection.Default.AcceptableHeartbeatPause;
     public bool SharedOutput { get; init; }
+    /// <summary>How many lost nodes a job survives (their stages re-created elsewhere); 0 fails on the first loss.</summary>
+    public int MaxRecoveries { get; init; } = 3;
+    /// <summary>How long to wait for a node with room for a lost stage to join.</summary>
+    public TimeSpan RejoinTimeout { get; init; } = TimeSpan.FromSeconds(120);
     public bool VerboseAkkaLogs { get; init; }
 
     public bool InProcess => LocalNodes is null && Listen is null;
@@ -31,6 +35,8 @@ public sealed record ClusterOptions
         if (HeartbeatTimeout < TimeSpan.FromSeconds(0.5) || HeartbeatTimeout > TimeSpan.FromMinutes(10))
             throw new ArgumentException($"--heartbeat-timeout must be between 0.5 and 600 seconds (got {HeartbeatTimeout.TotalSeconds})");
         if (SharedOutput && InProcess) throw new ArgumentException("--shared-output needs nodes (--nodes or --listen/--expect-nodes)");
+        if (MaxRecoveries < 0) throw new ArgumentException($"--max-recoveries must be 0 or more (got {MaxRecoveries})");
+        if (RejoinTimeout <= TimeSpan.Zero) throw new ArgumentException("--rejoin-timeout must be positive");
         if (DataPort is < 0 or > 65535) throw new ArgumentException($"--data-port must be a port number (got {DataPort})");
         if (Advertise is not null && Listen is null) throw new ArgumentException("--advertise names the --listen endpoint's host; give --listen too");
         return this;

@@ -142,8 +142,17 @@ public sealed class ClusterSession : IAsyncDisposable
                     a.Embedding ? " + embedding" : "", a.Head ? " + head" : "", a.EstimatedBytes);
             }
             var stages = assignments.Select(a => new StageInfo(ordered[a.Node].Name, Descriptor(a))).ToArray();
+            var detection = member.Detection;
+            var recovery = new RecoveryOptions
+            {
+                MaxRecoveries = options.MaxRecoveries, RejoinTimeout = options.RejoinTimeout,
+                RemovalWithin = detection.AcceptableHeartbeatPause + detection.StableAfter + detection.DownRemovalMargin + TimeSpan.FromSeconds(15),
+            };
             var pipeline = new ClusterPipeline(system, new StageRefs.Sharded(region!, entityIds), stages,
-                assignments.Select(a => (Address?)ordered[a.Node].Address).ToArray(), dataPlane, directory, member.Detection.VerdictWithin);
+                assignments.Select(a => (Address?)ordered[a.Node].Address).ToArray(), dataPlane, directory, detection.VerdictWithin)
+            {
+                Recovery = new PipelineRecovery(new StageHomes(directory, processes, recovery), placement, entityIds, assignments.Select(a => a.EstimatedBytes).ToArray()),
+            };
             await pipeline.LoadAsync(jobId, Path.GetFullPath(modelPath), cancellation);
             return new ClusterSession(host, dataPlane, processes, certificateFile, directory, pipeline, assignments);
         }

@@ -27,6 +27,7 @@ public sealed class NodeDirectory
     private readonly List<NodeInfo> _nodes = [];
     private readonly HashSet<Address> _unreachable = [];
     private readonly List<(int Count, TaskCompletionSource<IReadOnlyList<NodeInfo>> Done)> _waiting = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Raised (outside the lock) when a registered node becomes unreachable or leaves.</summary>
     public event Action<NodeInfo, LossKind, string>? Lost;
@@ -99,8 +100,16 @@ public sealed class NodeDirectory
         Lost?.Invoke(node, kind, reason);
     }
 
+    /// <summary>Completes the next time a node registers or becomes reachable again.</summary>
+    public Task WaitForChangeAsync(CancellationToken cancellation)
+    {
+        lock (_gate) return _changed.Task.WaitAsync(cancellation);
+    }
+
     private void ReleaseWaiters()
     {
+        _changed.TrySetResult();
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var available = Available();
         foreach (var w in _waiting.Where(w => available.Count >= w.Count).ToArray())
         {

@@ -30,12 +30,16 @@ public static class PruneCommand
             "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
             allowMultipleArgumentsPerToken: true);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout (output, parameters before/after, sparsity, ...)" };
+        var mlpMultiple = NumberOption.Int("--mlp-multiple", "Round each layer's kept MLP width up to a multiple of N (8: the authors' rule; 32 suits Q8_0)", SparsityAllocator.DefaultMlpMultiple);
+        var gguf = GgufPruneOutput.Flag();
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
         };
         command.Options.Add(calibrationSeeds);
+        command.Options.Add(mlpMultiple);
+        command.Options.Add(gguf);
         sweep.AddTo(command);
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
@@ -59,12 +63,14 @@ public static class PruneCommand
                     Allocation = ParseAllocation(parse.GetValue(allocation)!),
                     Seed = parse.GetValue(seed),
                     MicroBatchSize = parse.GetValue(microBatch),
+                    MlpMultiple = parse.GetValue(mlpMultiple),
                 },
                 Output = parse.GetValue(output)!,
                 Force = parse.GetValue(force),
                 DType = ParseDType(parse.GetValue(dtype)!),
                 CalibrationSeeds = parse.GetValue(calibrationSeeds) ?? [],
                 Cluster = cluster.Read(parse),
+                Gguf = GgufPruneOutput.Read(parse, gguf),
                 Sparsities = sparsities.Length > 1 ? sparsities : [],
                 GammaCandidates = gammaCandidates,
                 ScoresFile = parse.GetValue(sweep.Scores),

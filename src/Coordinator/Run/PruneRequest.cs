@@ -26,6 +26,8 @@ public sealed record PruneRequest
     /// <summary>KL-guided calibration selection: one candidate calibration set per seed (empty: no search).</summary>
     public IReadOnlyList<int> CalibrationSeeds { get; init; } = [];
     public ClusterOptions Cluster { get; init; } = new();
+    /// <summary>Also write model.gguf (llama.cpp) of this type into the output folder; null: no GGUF.</summary>
+    public Engine.Gguf.GgufDType? Gguf { get; init; }
     /// <summary>A sweep: several sparsities planned from one pass (empty: just <see cref="PruneOptions.Sparsity"/>).</summary>
     public IReadOnlyList<double> Sparsities { get; init; } = [];
     /// <summary>Gamma candidates, the lowest held-out KL wins per sparsity (empty: <see cref="PruneOptions.Gamma"/> fixed).</summary>

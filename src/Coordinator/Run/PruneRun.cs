@@ -74,6 +74,8 @@ public static class PruneRun
             throw new ArgumentException($"--calibration is required for method {options.Method.Name()} on a model other than the default (a token file, a text file, or 'generated')");
         if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && needsData)
             throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
+        if (request.IsSweep && request.Gguf is not null)
+            throw new ArgumentException("--gguf: a sweep writes Hugging Face folders only for now; export the model you pick with `nirvana export`");
         if (request.IsSweep && !request.Cluster.InProcess)
             throw new ArgumentException("--nodes/--listen: a sweep's masked held-out evaluation runs in this process for now (the stage operation is not yet " +
                                         "on the cluster pipeline); run the sweep in-process, or prune each sparsity with its gamma separately on the nodes");
@@ -137,7 +139,8 @@ public static class PruneRun
         extras["scores_from"] = scoresFrom;
         var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
             OtherInputs: OtherInputs(request), Scores: scores);
-        PrunedModelOutput.Write(outputDir, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation);
+        GgufPruneOutput.Write(outputDir, request.Force, request.Gguf, target =>
+            PrunedModelOutput.Write(target, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation));
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
         return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
     }

@@ -42,6 +42,19 @@ public static class AtomicDirectory
         }
     }
 
+    /// <summary>
+    /// Moves a complete <paramref name="staging"/> folder (written elsewhere, e.g. a checkpoint plus its GGUF export)
+    /// to <paramref name="target"/>, under the same rules as <see cref="Create"/>.
+    /// </summary>
+    public static void Publish(string staging, string target, bool replace)
+    {
+        var full = OutputGuard.CheckFolder(target, replace, [], flag: "output");
+        if (Directory.Exists(full))
+            Swap(full, staging, StagingArea.NewPath(Path.GetDirectoryName(full)!, Path.GetFileName(full), "old"));
+        else
+            Directory.Move(staging, full);
+    }
+
     private static void Swap(string full, string staging, string old)
     {
         Directory.Move(full, old);

@@ -52,10 +52,13 @@ public static class Crc32C
         return state;
     }
 
+    /// <summary>Below this many bytes one dependency chain is as fast as three plus the combining.</summary>
+    private const int InterleaveFrom = 3 * 1024;
+
     private static uint Update(uint state, ReadOnlySpan<byte> data)
     {
         if (Sse42.X64.IsSupported)
-            return UpdateSse42X64(state, data);
+            return data.Length >= InterleaveFrom ? UpdateSse42X64Interleaved(state, data) : UpdateSse42X64(state, data);
         if (Crc32.Arm64.IsSupported)
             return UpdateArm64(state, data);
         return UpdateTable(state, data);
@@ -71,6 +74,29 @@ public static class Crc32C
         foreach (var b in data[(words.Length * sizeof(ulong))..])
             state32 = Sse42.Crc32(state32, b);
         return state32;
+    }
+
+    /// <summary>
+    /// The crc32 instruction has a latency of three cycles but issues every cycle: three independent chains over
+    /// three thirds of the data run three times as fast as one, and <see cref="Combine"/> joins their CRCs.
+    /// </summary>
+    private static uint UpdateSse42X64Interleaved(uint state, ReadOnlySpan<byte> data)
+    {
+        var third = data.Length / 3 / sizeof(ulong) * sizeof(ulong);
+        var a = MemoryMarshal.Cast<byte, ulong>(data[..third]);
+        var b = MemoryMarshal.Cast<byte, ulong>(data.Slice(third, third));
+        var c = MemoryMarshal.Cast<byte, ulong>(data.Slice(2 * third, third));
+        ulong ca = state, cb = uint.MaxValue, cc = uint.MaxValue;
+        for (var i = 0; i < a.Length; i++)
+        {
+            ca = Sse42.X64.Crc32(ca, a[i]);
+            cb = Sse42.X64.Crc32(cb, b[i]);
+            cc = Sse42.X64.Crc32(cc, c[i]);
+        }
+        var rest = UpdateSse42X64((uint)cc, data[(3 * third)..]);
+        // The finished CRCs of the three parts (B and C from a fresh start), joined in order.
+        var crc = Combine(Combine(~(uint)ca, ~(uint)cb, third), ~rest, data.Length - 2L * third);
+        return ~crc;
     }
 
     private static uint UpdateArm64(uint state, ReadOnlySpan<byte> data)

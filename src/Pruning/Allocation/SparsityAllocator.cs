@@ -8,8 +8,11 @@ public static class SparsityAllocator
 {
     public sealed record Result(AllocationBudget Budget, double AttentionThreshold, double MlpThreshold, IReadOnlyList<(int[] KeptGroups, int[] KeptNeurons)> Layers);
 
-    public static Result Allocate(IReadOnlyList<LayerScores> scores, double sparsity, double gamma, int headDim, int groupSize, AllocationMode mode)
+    /// <param name="mlpMultiple">kept MLP widths are rounded up to a multiple of this (NIRVANA.md section 3 uses 8)</param>
+    public static Result Allocate(IReadOnlyList<LayerScores> scores, double sparsity, double gamma, int headDim, int groupSize, AllocationMode mode,
+        int mlpMultiple = DefaultMlpMultiple)
     {
+        if (mlpMultiple < 1) throw new ArgumentOutOfRangeException(nameof(mlpMultiple), mlpMultiple, "--mlp-multiple must be at least 1");
         if (scores.Count == 0) throw new ArgumentException("no layers to allocate", nameof(scores));
         var budget = AllocationBudget.Compute(sparsity, gamma, headDim, groupSize,
             scores.Select(s => s.Attention.Length).ToArray(), scores.Select(s => s.Mlp.Length).ToArray());
@@ -20,7 +23,7 @@ public static class SparsityAllocator
             thetaAttn = NthSmallest(scores.SelectMany(s => s.Attention), budget.AttentionUnits);
             thetaMlp = NthSmallest(scores.SelectMany(s => s.Mlp), budget.MlpNeurons);
             foreach (var s in scores)
-                layers.Add((KeepGroups(s.Attention, thetaAttn), KeepNeurons(s.Mlp, thetaMlp)));
+                layers.Add((KeepGroups(s.Attention, thetaAttn), KeepNeurons(s.Mlp, thetaMlp, mlpMultiple)));
         }
         else
         {
@@ -32,7 +35,7 @@ public static class SparsityAllocator
             {
                 var attnCut = NthSmallest(s.Attention, (int)Math.Floor(attnFraction * s.Attention.Length));
                 var mlpCut = NthSmallest(s.Mlp, (int)Math.Floor(mlpFraction * s.Mlp.Length));
-                layers.Add((KeepGroups(s.Attention, attnCut), KeepNeurons(s.Mlp, mlpCut)));
+                layers.Add((KeepGroups(s.Attention, attnCut), KeepNeurons(s.Mlp, mlpCut, mlpMultiple)));
             }
         }
         return new Result(budget, thetaAttn, thetaMlp, layers);
@@ -55,16 +58,21 @@ public static class SparsityAllocator
         return kept.Length > 0 ? kept : [scores.Length - 1];
     }
 
+    /// <summary>The authors' rounding of kept MLP widths (NIRVANA.md section 3).</summary>
+    public const int DefaultMlpMultiple = 8;
+
     /// <summary>
-    /// Neurons scoring above the threshold survive; the kept count is rounded up to a multiple of 8 (at least 8,
-    /// at most F) by sparing the highest-scoring candidates.
+    /// Neurons scoring above the threshold survive; the kept count k0 is rounded up to a multiple of N
+    /// (k = min(F, ceil(k0 / N) * N), at least N) by sparing the highest-scoring candidates. N = 8 is the authors'
+    /// rule; 32 makes every MLP row Q8_0-sized in a GGUF export, 256 k-quant-sized.
     /// </summary>
-    public static int[] KeepNeurons(double[] scores, double threshold)
+    public static int[] KeepNeurons(double[] scores, double threshold, int multiple = DefaultMlpMultiple)
     {
+        if (multiple < 1) throw new ArgumentOutOfRangeException(nameof(multiple), multiple, "the MLP multiple must be at least 1");
         var f = scores.Length;
         var survivors = Enumerable.Range(0, f).Where(i => !(scores[i] <= threshold)).ToList();
         var k0 = survivors.Count;
-        var k = Math.Min(f, Math.Max(8, (k0 + 7) / 8 * 8));
+        var k = (int)Math.Min(f, Math.Max(multiple, ((long)k0 + multiple - 1) / multiple * multiple));
         if (k > k0)
         {
             var spared = Enumerable.Range(0, f).Where(i => scores[i] <= threshold)

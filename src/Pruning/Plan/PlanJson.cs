@@ -14,6 +14,7 @@ public static class PlanJson
             ["allocation"] = plan.Allocation,
             ["sparsity"] = plan.Sparsity,
             ["gamma"] = plan.Gamma,
+            ["mlp_multiple"] = plan.MlpMultiple,
             ["budget"] = plan.Budget,
             ["attention_units_to_prune"] = plan.AttentionUnitsToPrune,
             ["mlp_neurons_to_prune"] = plan.MlpNeuronsToPrune,

@@ -25,7 +25,8 @@ public sealed record PruningPlan(
     long ParametersAfter,
     long ProjectionWeightsBefore,
     long ProjectionWeightsAfter,
-    IReadOnlyList<LayerPlan> Layers)
+    IReadOnlyList<LayerPlan> Layers,
+    int MlpMultiple = 8)
 {
     /// <summary>The fraction of attention+MLP projection weights removed: what --sparsity asks for.</summary>
     public double ProjectionSparsity => 1 - (double)ProjectionWeightsAfter / ProjectionWeightsBefore;

@@ -13,7 +13,7 @@ public static class PruningReport
         var md = new StringBuilder();
         md.Append("# Pruning report\n\n");
         md.Append(inv, $"| | |\n|---|---|\n| model | `{model}` |\n| method | {plan.Method} |\n| allocation | {plan.Allocation} |\n");
-        md.Append(inv, $"| sparsity | {plan.Sparsity:0.###} |\n| gamma | {plan.Gamma:0.###} |\n| calibration | {calibration} |\n");
+        md.Append(inv, $"| sparsity | {plan.Sparsity:0.###} |\n| gamma | {plan.Gamma:0.###} |\n| MLP widths rounded up to a multiple of | {plan.MlpMultiple} |\n| calibration | {calibration} |\n");
         md.Append(inv, $"| KV groups pruned (budget) | {plan.Layers.Sum(l => l.KvGroupsBefore) - plan.KeptKvGroups} ({plan.AttentionUnitsToPrune}) |\n");
         md.Append(inv, $"| MLP neurons pruned (budget) | {plan.Layers.Sum(l => l.NeuronsBefore) - plan.KeptNeurons} ({plan.MlpNeuronsToPrune}) |\n");
         md.Append(inv, $"| attention+MLP weights | {plan.ProjectionWeightsBefore:N0} → {plan.ProjectionWeightsAfter:N0} ({plan.ProjectionSparsity:P1} removed) |\n");

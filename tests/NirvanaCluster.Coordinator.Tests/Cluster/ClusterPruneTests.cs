@@ -63,7 +63,7 @@ public class ClusterPruneTests(ITestOutputHelper output)
     [Theory]
     [InlineData("KILL", "was lost")]
     [InlineData("STOP", "was lost")]
-    public async Task A_node_that_dies_or_freezes_mid_job_fails_the_job_naming_it_without_output(string signal, string expected)
+    public async Task Without_recovery_a_node_that_dies_or_freezes_mid_job_fails_the_job_naming_it_without_output(string signal, string expected)
     {
         using var tiny = new TinyModel(layers: 2, adjust: c => c with { HiddenSize = 128, IntermediateSize = 512, VocabSize = 2000 });
         var rows = Enumerable.Range(0, 256).Select(i => Enumerable.Range(0, 64).Select(t => (i * 31 + t * 7) % 2000).ToArray()).ToArray();
@@ -71,7 +71,7 @@ public class ClusterPruneTests(ITestOutputHelper output)
         var port = RunningProcess.FreePort();
         using var coordinator = RunningProcess.Dotnet("nirvana.dll",
             ["prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.3", "--micro-batch", "1", "--output", tiny.PathIn("out"),
-             "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2"], SecretEnv);
+             "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2", "--max-recoveries", "0"], SecretEnv);
         using var first = StartNode(port, "node-a", 1L << 30);
         using var second = StartNode(port, "node-b", 1L << 30);
         await coordinator.WaitForLineAsync(l => l.Contains("calibration: "), TimeSpan.FromMinutes(2));

@@ -83,6 +83,12 @@ public sealed class Llama2cTokenizer : ITokenizer
 
     public float Score(int id) => _scores[CheckId(id)];
 
+    /// <summary>The piece's bytes as stored in the file (spaces as ' ', control tokens as "\n&lt;s&gt;\n"), for exporters.</summary>
+    public ReadOnlySpan<byte> StoredPiece(int id) => _pieces[CheckId(id)];
+
+    /// <summary>The raw byte a byte-fallback token stands for, or -1 for any other token.</summary>
+    public int ByteValue(int id) => _byteValue[CheckId(id)];
+
     /// <summary>The id of a piece written as Hugging Face names it: "&lt;s&gt;", "&lt;0x0A&gt;", "▁the".</summary>
     public int? TokenToId(string token)
     {
