@@ -33,7 +33,7 @@ public static class ClusterCertificate
                 var keyFile = KeyBeside(source);
                 var key = text.Contains("PRIVATE KEY-----", StringComparison.Ordinal) ? text
                     : keyFile is not null ? File.ReadAllText(keyFile)
-                    : throw new ArgumentException($"{origin}: a PEM certificate needs its private key in the same file or beside it (tls.key or {Path.GetFileNameWithoutExtension(source)}.key)");
+                    : throw new ArgumentException($"{origin}: a PEM certificate needs its private key in the same file or beside it ({string.Join(" or ", KeyNames(source).Distinct())})");
                 using var pem = X509Certificate2.CreateFromPem(text, key);
                 // Re-import so the key is usable by SslStream on every platform.
                 certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
@@ -53,10 +53,10 @@ public static class ClusterCertificate
     private static string? KeyBeside(string certificateFile)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(certificateFile))!;
-        foreach (var candidate in new[] { Path.Combine(dir, "tls.key"), Path.ChangeExtension(certificateFile, ".key") })
-            if (File.Exists(candidate)) return candidate;
-        return null;
+        return KeyNames(certificateFile).Select(n => Path.Combine(dir, n)).FirstOrDefault(File.Exists);
     }
+
+    private static IEnumerable<string> KeyNames(string certificateFile) => ["tls.key", Path.GetFileNameWithoutExtension(certificateFile) + ".key"];
 
     /// <summary>A fresh self-signed certificate for one job's local processes.</summary>
     public static X509Certificate2 CreateThrowaway()

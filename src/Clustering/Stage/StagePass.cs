@@ -71,6 +71,7 @@ internal sealed class StagePass : IAsyncDisposable
         _compute.Run(() =>
         {
             FaultInjection.At("forward", microBatch);
+            if (IsHead && Objective.HasGradient()) FaultInjection.At("backward", microBatch); // the head's backward runs inside its forward step
             var step = _worker.Forward(microBatch, tokens, hidden, batch, positions, Objective, TotalSequences);
             _pool.Return(received);
             if (IsHead)

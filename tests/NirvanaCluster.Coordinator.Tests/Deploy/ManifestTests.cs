@@ -1,34 +1,15 @@
+using YamlDotNet.RepresentationModel;
+using static NirvanaCluster.Coordinator.Tests.Deploy.Deployment;
+
 namespace NirvanaCluster.Coordinator.Tests.Deploy;
 
 /// <summary>
 /// Keeps deploy/k8s honest: every object is well formed, the kustomization lists the base, the containers pass only
-/// flags the real programs accept, and names, ports, labels, keys and variables agree across the files.
+/// flags the real programs accept, and names, labels, keys, volumes and variables agree across the files. Ports and
+/// addresses: <see cref="NetworkManifestTests"/>; the certificate: <see cref="CertificateManifestTests"/>.
 /// </summary>
 public class ManifestTests
 {
-    // The documented ports of the programs (deploy/README.md).
-    private const int CoordinatorPort = 7700;
-    private const int NodePort = 7701;
-    private const int HealthPort = 8080;
-
-    private const string SecretName = "nirvana-cluster-secret";
-    private const string SecretKey = "secret";
-    private const string SecretVariable = "NIRVANA_CLUSTER_SECRET";
-
-    private static Manifest Job => DeployTree.File("coordinator-job.yaml");
-    private static Manifest CoordinatorService => DeployTree.File("coordinator-service.yaml");
-    private static Manifest Nodes => DeployTree.File("nodes-statefulset.yaml");
-    private static Manifest GpuNodes => DeployTree.File("nodes-statefulset-gpu.yaml");
-    private static Manifest NodesService => DeployTree.File("nodes-service.yaml");
-    private static Manifest ConfigMap => DeployTree.File("configmap.yaml");
-    private static Manifest Secret => DeployTree.File("secret.yaml");
-    private static Manifest Claim => DeployTree.File("pvc.yaml");
-
-    private static IEnumerable<Manifest> NodeVariants => [Nodes, GpuNodes];
-    private static IEnumerable<Manifest> Workloads => [Job, Nodes, GpuNodes];
-
-    public static TheoryData<string> WorkloadFiles => new() { "coordinator-job.yaml", "nodes-statefulset.yaml", "nodes-statefulset-gpu.yaml" };
-
     [Fact]
     public void Every_document_is_a_kubernetes_object_with_api_version_kind_and_name()
     {
@@ -40,13 +21,13 @@ public class ManifestTests
             if (m.Kind != "Kustomization") Assert.False(string.IsNullOrEmpty(m.Name), $"{m}: metadata.name is missing");
         }
         var kinds = DeployTree.Manifests.Select(m => m.Kind).Order().ToList();
-        Assert.Equal(["ConfigMap", "Job", "Kustomization", "Namespace", "PersistentVolumeClaim", "Secret", "Service", "Service", "StatefulSet", "StatefulSet"], kinds);
+        Assert.Equal(["ConfigMap", "Job", "Kustomization", "Namespace", "PersistentVolumeClaim", "Service", "Service", "StatefulSet", "StatefulSet"], kinds);
     }
 
     [Fact]
     public void The_kustomization_lists_every_base_file_and_only_files_that_exist()
     {
-        var kustomization = DeployTree.File("kustomization.yaml");
+        var kustomization = Kustomization;
         Assert.Equal("nirvana", kustomization.Root.Get("namespace").AsString());
         var listed = kustomization.Root.Get("resources").Strings().Order(StringComparer.Ordinal).ToList();
         // The base is every manifest beside the kustomization except the variants (*-gpu.yaml), which replace a base file.
@@ -59,7 +40,7 @@ public class ManifestTests
     }
 
     [Theory]
-    [MemberData(nameof(WorkloadFiles))]
+    [MemberData(nameof(WorkloadFiles), MemberType = typeof(Deployment))]
     public void Container_arguments_use_only_flags_the_real_program_accepts(string file)
     {
         var container = DeployTree.File(file).SingleContainer;
@@ -100,60 +81,6 @@ public class ManifestTests
         Assert.Single(ArgumentCheck.Problems(["--model", "/m"], help), p => p.Contains("required option --sparsity"));
     }
 
-    [Fact]
-    public void The_cluster_flags_the_deployment_relies_on_are_passed()
-    {
-        var job = Job.SingleContainer;
-        Assert.Equal($"0.0.0.0:{CoordinatorPort}", job.ArgValue("--listen"));
-        Assert.NotNull(job.ArgValue("--expect-nodes"));
-        Assert.NotNull(job.ArgValue("--model"));
-        Assert.NotNull(job.ArgValue("--output"));
-        Assert.Contains("--shared-output", job.Args);
-        foreach (var nodes in NodeVariants)
-        {
-            var node = nodes.SingleContainer;
-            foreach (var flag in new[] { "--coordinator", "--listen", "--advertise", "--memory", "--health-port" })
-                Assert.True(node.ArgValue(flag) is not null, $"{node}: {flag} is not passed");
-        }
-    }
-
-    [Fact]
-    public void Ports_in_arguments_containers_probes_and_services_are_the_documented_ones()
-    {
-        var job = Job.SingleContainer;
-        Assert.Equal(CoordinatorPort, job.NamedPorts["remoting"]);
-        Assert.EndsWith($":{CoordinatorPort}", job.ArgValue("--listen"));
-        var coordinatorPort = Assert.Single(CoordinatorService.Root.At("spec", "ports").Items());
-        Assert.Equal(CoordinatorPort.ToString(), coordinatorPort.Get("port").AsString());
-        Assert.Equal(CoordinatorPort, job.ResolvePort(coordinatorPort.Get("targetPort") ?? coordinatorPort.Get("port")));
-
-        var headlessPort = Assert.Single(NodesService.Root.At("spec", "ports").Items());
-        Assert.Equal(NodePort.ToString(), headlessPort.Get("port").AsString());
-        foreach (var nodes in NodeVariants)
-        {
-            var node = nodes.SingleContainer;
-            Assert.Equal(NodePort, node.NamedPorts["remoting"]);
-            Assert.Equal(HealthPort, node.NamedPorts["health"]);
-            Assert.Equal(NodePort, node.ResolvePort(headlessPort.Get("targetPort") ?? headlessPort.Get("port")));
-            Assert.EndsWith($":{NodePort}", node.ArgValue("--listen"));
-            Assert.Equal(HealthPort.ToString(), node.ArgValue("--health-port"));
-            Assert.Equal($"nirvana-coordinator.$(POD_NAMESPACE).svc.cluster.local:{CoordinatorPort}", node.ArgValue("--coordinator"));
-
-            Assert.Equal("/readyz", node.Node.At("readinessProbe", "httpGet", "path").AsString());
-            Assert.Equal(HealthPort, node.ResolvePort(node.Node.At("readinessProbe", "httpGet", "port")));
-            Assert.Equal("/healthz", node.Node.At("livenessProbe", "httpGet", "path").AsString());
-            Assert.Equal(HealthPort, node.ResolvePort(node.Node.At("livenessProbe", "httpGet", "port")));
-        }
-    }
-
-    [Fact]
-    public void The_addresses_in_the_arguments_name_the_services()
-    {
-        Assert.StartsWith($"{CoordinatorService.Name}.", Nodes.SingleContainer.ArgValue("--coordinator"));
-        foreach (var nodes in NodeVariants)
-            Assert.Equal($"$(POD_NAME).{NodesService.Name}.$(POD_NAMESPACE).svc.cluster.local", nodes.SingleContainer.ArgValue("--advertise"));
-    }
-
     [Theory]
     [InlineData("$(POD_NAME).nirvana-nodes.$(POD_NAMESPACE).svc", new[] { "POD_NAME", "POD_NAMESPACE" })]
     [InlineData("$$(LITERAL) and $(REAL)", new[] { "REAL" })]
@@ -163,7 +90,7 @@ public class ManifestTests
         Assert.Equal(expected, EnvReferences.In(text));
 
     [Theory]
-    [MemberData(nameof(WorkloadFiles))]
+    [MemberData(nameof(WorkloadFiles), MemberType = typeof(Deployment))]
     public void Variables_referenced_in_arguments_are_defined_in_the_container(string file)
     {
         foreach (var container in DeployTree.File(file).Containers)
@@ -176,26 +103,6 @@ public class ManifestTests
             for (var i = 0; i < container.Env.Count; i++)
                 foreach (var reference in EnvReferences.In(container.Env[i].Get("value").AsString() ?? ""))
                     Assert.True(defined.Take(i).Contains(reference), $"{container}: env {defined[i]} refers to $({reference}), not defined above it");
-        }
-    }
-
-    [Fact]
-    public void The_secret_is_referenced_by_one_name_and_key_and_reaches_every_program_through_the_environment()
-    {
-        Assert.Equal(SecretName, Secret.Name);
-        var keys = Secret.Root.Get("stringData").Keys().Concat(Secret.Root.Get("data").Keys()).ToList();
-        Assert.Equal([SecretKey], keys);
-        foreach (var workload in Workloads)
-        {
-            var container = workload.SingleContainer;
-            var reference = container.EnvVar(SecretVariable)?.At("valueFrom", "secretKeyRef");
-            Assert.True(reference is not null, $"{container}: {SecretVariable} is not set from a secretKeyRef");
-            foreach (var env in container.Env.Select(e => e.At("valueFrom", "secretKeyRef")).Where(r => r is not null))
-            {
-                Assert.Equal(SecretName, env.Get("name").AsString());
-                Assert.Equal(SecretKey, env.Get("key").AsString());
-            }
-            Assert.DoesNotContain("--secret-file", container.Args);
         }
     }
 
@@ -275,7 +182,7 @@ public class ManifestTests
             var resource = field.Get("resource").AsString()!;
             Assert.EndsWith(".memory", resource);
             Assert.True(field.Get("divisor") is null, $"{node}: a divisor would turn the byte count into other units");
-            Assert.True(Bytes(node.Request("memory")!) < Bytes(node.Limit("memory")!), $"{node}: the budget (the memory request) must stay below the limit");
+            Assert.True(Quantity.Bytes(node.Request("memory")!) < Quantity.Bytes(node.Limit("memory")!), $"{node}: the budget (the memory request) must stay below the limit");
         }
     }
 
@@ -292,14 +199,14 @@ public class ManifestTests
         Assert.Equal(Nodes.SingleContainer.Args, GpuNodes.SingleContainer.Args);
         Assert.Equal(Nodes.SingleContainer.EnvNames, GpuNodes.SingleContainer.EnvNames);
         Assert.Equal(Nodes.SingleContainer.NamedPorts, GpuNodes.SingleContainer.NamedPorts);
+        Assert.Equal(Render(Nodes.PodSpec.Get("volumes")), Render(GpuNodes.PodSpec.Get("volumes")));
+        Assert.Equal(Render(Nodes.SingleContainer.Node.Get("volumeMounts")), Render(GpuNodes.SingleContainer.Node.Get("volumeMounts")));
     }
 
-    /// <summary>A Kubernetes memory quantity in bytes (binary Ki..Ti and decimal k..T suffixes).</summary>
-    private static long Bytes(string quantity)
+    private static string Render(YamlNode? node)
     {
-        (string Suffix, long Factor)[] units = [("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30), ("Ti", 1L << 40), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)];
-        foreach (var (suffix, factor) in units)
-            if (quantity.EndsWith(suffix, StringComparison.Ordinal)) return long.Parse(quantity[..^suffix.Length]) * factor;
-        return long.Parse(quantity);
+        var writer = new StringWriter();
+        new YamlStream(new YamlDocument(node ?? new YamlScalarNode(""))).Save(writer, assignAnchors: false);
+        return writer.ToString();
     }
 }
