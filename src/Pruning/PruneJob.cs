@@ -8,6 +8,9 @@ using Serilog;
 
 namespace NirvanaCluster.Pruning;
 
+/// <summary>What a calibration pass leaves: every layer's unit scores (in layer order) and the pass's figures.</summary>
+public sealed record ScoredModel(IReadOnlyList<LayerScores> Scores, PassResult? Calibration);
+
 /// <summary>The outcome: the plan, the pruned config, and where the compacted tensors come from.</summary>
 public sealed record PruneResult(PruningPlan Plan, LlamaConfig PrunedConfig, PassResult? Calibration, TimeSpan Elapsed);
 
@@ -22,9 +25,20 @@ public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOption
     public async Task<PruneResult> PlanAsync(IReadOnlyList<int[]> calibration, IProgress<PassProgress>? progress = null,
         CancellationToken cancellation = default)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var scored = await ScoreAsync(calibration, progress, cancellation);
+        return Plan(scored.Scores, scored.Calibration, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The costly half of a job: the calibration pass (for the gradient criteria) and the stages' unit scores. Any
+    /// number of plans (sparsities, gammas) can then be built from the scores with <see cref="Plan"/>.
+    /// </summary>
+    public async Task<ScoredModel> ScoreAsync(IReadOnlyList<int[]> calibration, IProgress<PassProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
         options.Validated();
         CheckStagesCoverModel();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         PassResult? pass = null;
         var objective = ObjectiveKinds.For(options.Method);
         if (objective.HasGradient())
@@ -38,11 +52,16 @@ public sealed class PruneJob(LlamaConfig config, IPipeline pipeline, PruneOption
                 throw new InvalidDataException($"calibration pass ({calibration.Count} sequences): the {objective} objective came out " +
                                                $"{pass.Objective}; the model's logits overflow or are NaN (weights too large, or a broken checkpoint)");
         }
-        var scores = await pipeline.ScoresAsync(options.Method, options.Seed, cancellation);
+        return new ScoredModel(await pipeline.ScoresAsync(options.Method, options.Seed, cancellation), pass);
+    }
+
+    /// <summary>The allocation for this job's options from given scores (a pass's, or ones read back from scores.safetensors).</summary>
+    public PruneResult Plan(IReadOnlyList<LayerScores> scores, PassResult? calibration, TimeSpan elapsed)
+    {
         var plan = BuildPlan(config, scores, options);
         Log.Information("Plan: prune {Attention} KV groups and {Mlp} neurons; kept parameters {After:N0} of {Before:N0}",
             plan.AttentionUnitsToPrune, plan.MlpNeuronsToPrune, plan.ParametersAfter, plan.ParametersBefore);
-        return new PruneResult(plan, Compactor.PrunedConfig(config, plan.Layers), pass, clock.Elapsed);
+        return new PruneResult(plan, Compactor.PrunedConfig(config, plan.Layers), calibration, elapsed);
     }
 
     /// <summary>The plan's entries for the layers a stage holds.</summary>

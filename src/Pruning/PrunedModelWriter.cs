@@ -9,8 +9,8 @@ namespace NirvanaCluster.Pruning;
 
 /// <summary>
 /// Writes the pruned model folder: config.json with per-layer sizes, the weights (sharded when large) written
-/// tensor by tensor as they stream in from the stages, the tokenizer files, pruning-plan.json, report.md and the
-/// kept-fraction chart. Everything lands in a temporary folder that is moved into place only when complete.
+/// tensor by tensor as they stream in from the stages, the tokenizer files, pruning-plan.json, report.md, the
+/// kept-fraction chart and (when given) the unit scores, scores.safetensors. Everything lands in a temporary folder that is moved into place only when complete.
 /// </summary>
 public static class PrunedModelWriter
 {
@@ -29,7 +29,8 @@ public static class PrunedModelWriter
         bool Force,
         DType DType,
         long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes,
-        IReadOnlyList<string>? OtherInputs = null); // e.g. the calibration file: the output may not touch it either
+        IReadOnlyList<string>? OtherInputs = null, // e.g. the calibration file: the output may not touch it either
+        Sweep.ScoreSet? Scores = null);
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
         WithReportFiles(inputs, totalElapsed, extras =>
@@ -75,8 +76,15 @@ public static class PrunedModelWriter
             var reportPath = Path.Combine(staging.FullName, "report.md");
             File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
                 inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));
-            write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists)
-                .Concat([planPath, chartPath, reportPath]).ToArray());
+            var files = new List<string> { planPath, chartPath, reportPath };
+            if (inputs.Scores is { } scores)
+            {
+                // The unit scores beside the plan: `prune --scores` replans any sparsity or gamma from them without a pass.
+                var scoresPath = Path.Combine(staging.FullName, Sweep.ScoresFile.FileName);
+                Sweep.ScoresFile.Write(scoresPath, scores);
+                files.Add(scoresPath);
+            }
+            write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists).Concat(files).ToArray());
         }
         finally
         {

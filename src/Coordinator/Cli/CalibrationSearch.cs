@@ -27,6 +27,7 @@ public static class CalibrationSearch
     {
         if (seeds.Count == 0) throw new ArgumentException("--calibration-seeds needs at least one seed");
         if (seeds.Distinct().Count() != seeds.Count) throw new ArgumentException("--calibration-seeds lists a seed twice");
+        if (seeds.Contains(HeldOutSeed)) throw new ArgumentException($"--calibration-seeds: {HeldOutSeed} is the held-out set's seed; calibration must use another");
         var dense = Engine.Checkpoints.ShardLoader.LoadAll(modelDir);
         var (heldOut, heldOutDescription) = CalibrationLoader.Load(spec, modelDir, config, HeldOutSequences, Math.Min(HeldOutLength, seqLen), HeldOutSeed);
         Log.Information("Calibration search over seeds {Seeds}; held-out set: {HeldOut}", string.Join(", ", seeds), heldOutDescription);

@@ -16,14 +16,13 @@ public static class PruneCommand
     {
         var model = new Option<string?>("--model") { Description = "Hugging Face model folder (default: stories15M, downloaded and converted on first use)" };
         var calibration = new Option<string?>("--calibration") { Description = "JSON token-id file, text/JSONL file, or 'generated' (default on the default model: generated)" };
-        var sparsity = NumberOption.Double("--sparsity", "Fraction of attention+MLP weights to remove, in (0, 1)", required: true);
-        var gamma = NumberOption.Double("--gamma", "Attention/MLP balance (NIRVANA's gamma; 1 prunes both pools at the same fraction)", 3.36);
+        var sweep = new SweepFlags();
         var method = new Option<string>("--method") { Description = "nirvana | magnitude | taylor-loss | random", DefaultValueFactory = _ => "nirvana" };
         var allocation = new Option<string>("--allocation") { Description = "global (NIRVANA's two global pools) | uniform (same fraction per layer)", DefaultValueFactory = _ => "global" };
         var samples = NumberOption.Int("--samples", "Calibration samples N (text or generated)", 32);
         var seqLen = NumberOption.Int("--seq-len", "Calibration sample length T in tokens (text or generated; a token file's rows are used as they are)", 128);
         var seed = NumberOption.Int("--seed", "Seed K for calibration sampling and the random method", 0);
-        var output = new Option<string>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force)", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the pruned model, or for a sweep's models and report (refused if it exists, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that nirvana wrote (or an empty one), only once the new one is complete; never any other folder" };
         var microBatch = NumberOption.Int("--micro-batch", "Sequences per micro-batch in the calibration pipeline", 4);
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
@@ -36,14 +35,18 @@ public static class PruneCommand
         var cluster = new ClusterFlags();
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
-            model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
+            model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
         };
         command.Options.Add(calibrationSeeds);
         command.Options.Add(mlpMultiple);
         command.Options.Add(gguf);
+        sweep.AddTo(command);
         cluster.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
+            var sparsities = parse.GetValue(sweep.Sparsity) ?? [];
+            if (sparsities.Length == 0) throw new ArgumentException("--sparsity needs a value");
+            var (gamma, gammaCandidates) = SweepFlags.ParseGamma(parse.GetValue(sweep.Gamma));
             var request = new PruneRequest
             {
                 Model = parse.GetValue(model),
@@ -54,8 +57,8 @@ public static class PruneCommand
                 SeqLenSet = CliHost.IsGiven(parse, seqLen),
                 Options = new PruneOptions
                 {
-                    Sparsity = parse.GetValue(sparsity),
-                    Gamma = parse.GetValue(gamma),
+                    Sparsity = sparsities[0],
+                    Gamma = gamma,
                     Method = PruningMethods.Parse(parse.GetValue(method)!),
                     Allocation = ParseAllocation(parse.GetValue(allocation)!),
                     Seed = parse.GetValue(seed),
@@ -68,6 +71,11 @@ public static class PruneCommand
                 CalibrationSeeds = parse.GetValue(calibrationSeeds) ?? [],
                 Cluster = cluster.Read(parse),
                 Gguf = GgufPruneOutput.Read(parse, gguf),
+                Sparsities = sparsities.Length > 1 ? sparsities : [],
+                GammaCandidates = gammaCandidates,
+                ScoresFile = parse.GetValue(sweep.Scores),
+                SelectionTokens = parse.GetValue(sweep.SelectionTokens),
+                SelectionSamples = parse.GetValue(sweep.SelectionSamples),
             };
             var outcome = await PruneRun.RunAsync(request, cancellation);
             Console.Out.WriteLine(outcome.Summary);

@@ -5,7 +5,10 @@ namespace NirvanaCluster.Coordinator.Run;
 /// <summary>What a finished prune tells its caller: where the model went and what was removed.</summary>
 public sealed record PruneOutcome(string Model, string Output, PruningPlan Plan, TimeSpan Elapsed)
 {
-    public string Summary =>
+    /// <summary>A sweep's own summary (one line per model written); null for a single prune.</summary>
+    public string? SweepSummary { get; init; }
+
+    public string Summary => SweepSummary ??
         $"pruned {Model} -> {Output}: attention+MLP weights {Plan.ProjectionSparsity:P1} removed, " +
         $"parameters {Plan.ParametersBefore:N0} -> {Plan.ParametersAfter:N0} ({1 - (double)Plan.ParametersAfter / Plan.ParametersBefore:P1} fewer), " +
         $"KV groups {Plan.Layers.Sum(l => l.KvGroupsBefore)} -> {Plan.KeptKvGroups}, MLP neurons {Plan.Layers.Sum(l => l.NeuronsBefore)} -> {Plan.KeptNeurons}, " +

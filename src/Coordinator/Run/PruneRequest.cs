@@ -28,6 +28,19 @@ public sealed record PruneRequest
     public ClusterOptions Cluster { get; init; } = new();
     /// <summary>Also write model.gguf (llama.cpp) of this type into the output folder; null: no GGUF.</summary>
     public Engine.Gguf.GgufDType? Gguf { get; init; }
+    /// <summary>A sweep: several sparsities planned from one pass (empty: just <see cref="PruneOptions.Sparsity"/>).</summary>
+    public IReadOnlyList<double> Sparsities { get; init; } = [];
+    /// <summary>Gamma candidates, the lowest held-out KL wins per sparsity (empty: <see cref="PruneOptions.Gamma"/> fixed).</summary>
+    public IReadOnlyList<double> GammaCandidates { get; init; } = [];
+    /// <summary>A scores.safetensors to plan from instead of running a calibration pass.</summary>
+    public string? ScoresFile { get; init; }
+    /// <summary>Held-out token file for selection and the sweep's figures (default: drawn from the calibration source).</summary>
+    public string? SelectionTokens { get; init; }
+    /// <summary>Held-out sequences drawn when no --selection-tokens is given.</summary>
+    public int SelectionSamples { get; init; } = Cli.CalibrationSearch.HeldOutSequences;
+
+    /// <summary>A sweep writes one model per sparsity under the output folder, with sweep.json and a report.</summary>
+    public bool IsSweep => Sparsities.Count > 1 || GammaCandidates.Count > 0;
 
     public PruneRequest Validated()
     {
@@ -37,6 +50,13 @@ public sealed record PruneRequest
         if (Samples <= 0) throw new ArgumentException($"--samples must be positive (got {Samples})");
         if (SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2 (got {SeqLen})");
         if (CalibrationSeeds.Distinct().Count() != CalibrationSeeds.Count) throw new ArgumentException("--calibration-seeds lists a seed twice");
+        foreach (var s in Sparsities) _ = (Options with { Sparsity = s }).Validated();
+        foreach (var g in GammaCandidates) _ = (Options with { Gamma = g }).Validated();
+        if (Sparsities.Distinct().Count() != Sparsities.Count) throw new ArgumentException("--sparsity lists a value twice");
+        if (GammaCandidates.Distinct().Count() != GammaCandidates.Count) throw new ArgumentException("--gamma lists a value twice");
+        if (SelectionSamples <= 0) throw new ArgumentException($"--selection-samples must be positive (got {SelectionSamples})");
+        if (ScoresFile is not null && (Calibration is not null || CalibrationSeeds.Count > 0))
+            throw new ArgumentException("--scores replaces the calibration pass; drop --calibration and --calibration-seeds");
         return this;
     }
 }

@@ -6,14 +6,17 @@ using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Pruning.Allocation;
 using NirvanaCluster.Pruning.Calibration;
 using NirvanaCluster.Pruning;
+using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Saliency;
+using NirvanaCluster.Pruning.Sweep;
 using Serilog;
 
 namespace NirvanaCluster.Coordinator.Run;
 
 /// <summary>
 /// One pruning job from request to written model: resolve the model and the calibration data, place the stages,
-/// run the calibration pass (or the KL-guided search over calibration seeds), allocate, compact and write.
+/// run the calibration pass (or the KL-guided search over calibration seeds, or read saved scores), allocate, compact
+/// and write. Several sparsities or gamma candidates hand over to <see cref="SweepRun"/>.
 /// The command line only builds the <see cref="PruneRequest"/> and prints the outcome.
 /// </summary>
 public static class PruneRun
@@ -29,7 +32,12 @@ public static class PruneRun
         BudgetFeasibility.Check(options.Sparsity, options.Gamma, config.HeadDim, config.GroupSize,
             Enumerable.Range(0, config.NumHiddenLayers).Select(config.KvHeadsOf).ToArray(),
             Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnOf).ToArray());
-        if (!options.Method.NeedsGradients())
+        foreach (var sparsity in request.Sparsities)
+            foreach (var gamma in request.GammaCandidates.Count > 0 ? request.GammaCandidates : [options.Gamma])
+                BudgetFeasibility.Check(sparsity, gamma, config.HeadDim, config.GroupSize,
+                    Enumerable.Range(0, config.NumHiddenLayers).Select(config.KvHeadsOf).ToArray(),
+                    Enumerable.Range(0, config.NumHiddenLayers).Select(config.FfnOf).ToArray());
+        if (!options.Method.NeedsGradients() || request.ScoresFile is not null)
         {
             if (request.Calibration is not null || request.SamplesSet || request.SeqLenSet)
                 Log.Warning("Method {Method} uses no calibration data; --calibration, --samples and --seq-len are ignored", options.Method.Name());
@@ -55,26 +63,44 @@ public static class PruneRun
             InputFile.Require(given, "--calibration", "(or pass 'generated')");
         // Before any work: the output may not touch the model or the calibration file, and --force replaces only
         // nirvana's own output or an empty folder (OutputGuard); the writer checks the same again at the end.
-        var outputDir = OutputGuard.CheckFolder(request.Output, request.Force, [dir, request.Calibration]);
+        var outputDir = OutputGuard.CheckFolder(request.Output, request.Force, [dir, request.Calibration, request.ScoresFile, request.SelectionTokens]);
         using var checkpoint = Checkpoint.Open(dir);
         var config = checkpoint.Config;
 
-        var spec = request.Calibration ?? (isDefault ? CalibrationLoader.Generated
-            : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));
-        if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && options.Method.NeedsGradients())
+        // The data the pass needs: none for magnitude/random or with saved scores.
+        var needsData = options.Method.NeedsGradients() && request.ScoresFile is null;
+        var spec = request.Calibration ?? (isDefault ? CalibrationLoader.Generated : null);
+        if (spec is null && needsData)
+            throw new ArgumentException($"--calibration is required for method {options.Method.Name()} on a model other than the default (a token file, a text file, or 'generated')");
+        if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && needsData)
             throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
-        CheckBeforeWork(request, config, spec);
+        if (request.IsSweep && request.Gguf is not null)
+            throw new ArgumentException("--gguf: a sweep writes Hugging Face folders only for now; export the model you pick with `nirvana export`");
+        if (request.IsSweep && !request.Cluster.InProcess)
+            throw new ArgumentException("--nodes/--listen: a sweep's masked held-out evaluation runs in this process for now (the stage operation is not yet " +
+                                        "on the cluster pipeline); run the sweep in-process, or prune each sparsity with its gamma separately on the nodes");
+        CheckBeforeWork(request, config, spec ?? "");
         var seeds = request.CalibrationSeeds;
         if (seeds.Count > 0)
         {
             if (!request.Cluster.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
             if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
-            if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            if (spec!.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
         }
-        var (sequences, description) = options.Method.NeedsGradients() && seeds.Count == 0
-            ? CalibrationLoader.Load(spec, dir, config, request.Samples, request.SeqLen, options.Seed)
+        var (sequences, description) = needsData && seeds.Count == 0
+            ? CalibrationLoader.Load(spec!, dir, config, request.Samples, request.SeqLen, options.Seed)
             : ([], seeds.Count > 0 ? "searched" : "none (the criterion needs no data)");
+        var identity = ModelIdentity.Of(dir);
+        if (request.IsSweep)
+        {
+            // The sweep's stages are in this process (InProcessPipeline), so candidates run the masked stage operation;
+            // its plans and bytes equal the actor pipeline's (the oracle test of the cluster pipeline).
+            Log.Information("Loading {Model} for the sweep's in-process stages", dir);
+            await using var local = InProcessPipeline.Of(ShardLoader.LoadAll(dir));
+            return await SweepRun.RunAsync(new SweepRun.Setup(request, dir, outputDir, checkpoint.RawConfig, config, spec, sequences, description, identity,
+                local, new PruneJob(config, local, options)), clock, cancellation);
+        }
 
         var positions = sequences.Length > 0 ? sequences[0].Length : request.SeqLen;
         await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
@@ -82,35 +108,60 @@ public static class PruneRun
         var job = new PruneJob(config, pipeline, options);
         PruneResult result;
         CalibrationSearch.Outcome? search = null;
-        if (seeds.Count > 0)
+        var seed = options.Seed;
+        double? objective = null;
+        string? scoresFrom = null;
+        if (request.ScoresFile is { } scoresFile)
         {
-            search = await CalibrationSearch.RunAsync(seeds, spec, dir, config, request.Samples, request.SeqLen, pipeline, options, cancellation);
+            var saved = ScoresFile.Read(scoresFile, config, identity, options.Method);
+            Log.Information("Planning from saved scores {File} ({Calibration}); no calibration pass", scoresFile, saved.Calibration);
+            result = job.Plan(saved.Layers, null, clock.Elapsed);
+            (description, seed, objective, scoresFrom) = (saved.Calibration, saved.Seed, saved.Objective, Path.GetFullPath(scoresFile));
+        }
+        else if (seeds.Count > 0)
+        {
+            search = await CalibrationSearch.RunAsync(seeds, spec!, dir, config, request.Samples, request.SeqLen, pipeline, options, cancellation);
             result = search.Best;
+            seed = search.Chosen.Seed;
             description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
         }
         else
+        {
+            ScoredModel scored;
             using (var progress = new ProgressLine("calibration"))
-                result = await job.PlanAsync(sequences, progress, cancellation);
-        var extras = new Dictionary<string, object?>
-        {
-            ["model"] = dir,
-            ["calibration"] = description,
-            ["seed"] = search?.Chosen.Seed ?? options.Seed,
-            ["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray(),
-            ["objective"] = result.Calibration?.Objective,
-            ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
-            ["stages"] = pipeline.Stages.Select((s, i) => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer, peak_bytes = pipeline.PeakBytes[i] }).ToArray(),
-        };
+                scored = await job.ScoreAsync(sequences, progress, cancellation);
+            result = job.Plan(scored.Scores, scored.Calibration, clock.Elapsed);
+        }
+        objective ??= result.Calibration?.Objective;
+        var scores = new ScoreSet(PrunedModelOutput.ScoresOf(result.Plan), options.Method, seed, description, identity, objective);
+        var extras = Extras(dir, description, seed, objective, result, pipeline.Stages, pipeline.PeakBytes);
+        extras["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray();
+        extras["scores_from"] = scoresFrom;
         var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
-            OtherInputs: request.Calibration is { } c && File.Exists(c) ? [c] : null);
+            OtherInputs: OtherInputs(request), Scores: scores);
         GgufPruneOutput.Write(outputDir, request.Force, request.Gguf, target =>
-        {
-            if (request.Cluster.SharedOutput)
-                PrunedModelWriter.WriteShared(target, inputs, staging => pipeline.CompactIntoAsync(result.Plan, staging, request.DType, cancellation), clock.Elapsed);
-            else
-                PrunedModelWriter.Write(target, inputs, pipeline.CompactAsync(result.Plan, cancellation), clock.Elapsed);
-        });
+            PrunedModelOutput.Write(target, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation));
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));
         return new PruneOutcome(dir, outputDir, result.Plan, clock.Elapsed);
+    }
+
+    /// <summary>pruning-plan.json's fields beyond the plan itself.</summary>
+    internal static Dictionary<string, object?> Extras(string dir, string description, int seed, double? objective, PruneResult result,
+        IReadOnlyList<StageInfo> stages, IReadOnlyList<long>? peakBytes) => new()
+    {
+        ["model"] = dir,
+        ["calibration"] = description,
+        ["seed"] = seed,
+        ["objective"] = objective,
+        ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
+        ["stages"] = stages.Select((s, i) => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer,
+            peak_bytes = peakBytes is null ? (long?)null : peakBytes[i] }).ToArray(),
+    };
+
+    /// <summary>Files besides the model that the output may not touch.</summary>
+    internal static IReadOnlyList<string>? OtherInputs(PruneRequest request)
+    {
+        var files = new[] { request.Calibration, request.ScoresFile, request.SelectionTokens }.Where(f => f is not null && File.Exists(f)).Select(f => f!).ToArray();
+        return files.Length > 0 ? files : null;
     }
 }

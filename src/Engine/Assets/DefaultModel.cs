@@ -158,6 +158,16 @@ public static class DefaultModel
         return null;
     }
 
+    /// <summary>
+    /// True for a folder holding the converted default model (its own cache folder or a copy of it), so that passing
+    /// it by path is the same as omitting --model. Reads only the marker file.
+    /// </summary>
+    public static bool IsDefault(string modelDir)
+    {
+        var marker = Path.Combine(modelDir, MarkerFileName);
+        return File.Exists(marker) && File.ReadAllText(marker) == MarkerText;
+    }
+
     /// <summary>The cheap check of later calls: the marker names the verified sources and the files are there.</summary>
     private static bool IsComplete(string modelDir)
     {

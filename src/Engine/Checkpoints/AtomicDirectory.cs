@@ -6,7 +6,7 @@ namespace NirvanaCluster.Engine.Checkpoints;
 /// <see cref="OutputGuard.MarkerFileName"/>, and <see cref="OutputGuard"/>'s rules are checked before filling and
 /// again just before the move, so no writer can replace an input or a folder this program did not write.
 /// </summary>
-internal static class AtomicDirectory
+public static class AtomicDirectory
 {
     /// <param name="target">the folder to create</param>
     /// <param name="replace">replace an existing <paramref name="target"/> (only after the new one is complete, and only

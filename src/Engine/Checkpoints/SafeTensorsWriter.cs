@@ -30,6 +30,35 @@ public static class SafeTensorsWriter
             throw new ArgumentException($"dtype must be F32, F16 or BF16 (got {dtype.SafeTensorsName()})", nameof(dtype));
         CheckNames(tensors, path);
         var header = Header(tensors, dtype, metadata);
+        WriteAtomically(path, header, stream =>
+        {
+            foreach (var tensor in tensors)
+                WriteData(stream, tensor, dtype, path);
+        });
+    }
+
+    /// <summary>
+    /// F64 tensors held in memory (e.g. unit scores, kept exact so that anything planned from them again is
+    /// identical), with the same layout, metadata and atomic rename as <see cref="Write"/>.
+    /// </summary>
+    public static void WriteFloat64(string path, IReadOnlyList<(string Name, long[] Shape, double[] Data)> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var named = tensors.Select(t => new NamedTensor(t.Name, t.Shape, ReadOnlyMemory<float>.Empty)).ToArray();
+        CheckNames(named, path);
+        for (var i = 0; i < tensors.Count; i++)
+            if (tensors[i].Data.Length != named[i].ElementCount)
+                throw new ArgumentException($"{path}: tensor '{tensors[i].Name}' of shape {TensorInfo.FormatShape(tensors[i].Shape)} " +
+                                            $"needs {named[i].ElementCount} values, got {tensors[i].Data.Length}");
+        var header = Header(named, DType.F64, metadata);
+        WriteAtomically(path, header, stream =>
+        {
+            foreach (var t in tensors) stream.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+        });
+    }
+
+    private static void WriteAtomically(string path, byte[] header, Action<Stream> writeData)
+    {
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
@@ -41,8 +70,7 @@ public static class SafeTensorsWriter
                 BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
                 stream.Write(prefix);
                 stream.Write(header);
-                foreach (var tensor in tensors)
-                    WriteData(stream, tensor, dtype, path);
+                writeData(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, path, overwrite: true);

@@ -14,6 +14,8 @@ namespace NirvanaCluster.Engine.Checkpoints;
 public static class StagingArea
 {
     public static readonly TimeSpan UnownedMaxAge = TimeSpan.FromHours(24);
+    /// <summary>Start-time readings closer than this name the same process (a reused pid starts later than that).</summary>
+    internal static readonly TimeSpan SameStartTolerance = TimeSpan.FromSeconds(1);
     private static readonly ILogger Log = Serilog.Log.ForContext(typeof(StagingArea));
 
     /// <summary>A fresh hidden path beside <paramref name="name"/> in <paramref name="parent"/>; <paramref name="kind"/> is "partial" or "old".</summary>
@@ -55,9 +57,11 @@ public static class StagingArea
         if (parts.Length == 3 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out var pid)
                               && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var ticks))
         {
-            if (pid == Environment.ProcessId && ticks == ProcessStartTicks(pid)) return false; // ours, still being written
+            // .NET derives a process's start time from a boot time each process computes for itself (measured: readings of
+            // one live process from different processes differ by milliseconds), so compare with a tolerance, or another
+            // nirvana run deletes a live writer's staging as "stale".
             var started = ProcessStartTicks(pid);
-            return started is null || started != ticks; // gone, or the pid now names another process
+            return started is null || Math.Abs(started.Value - ticks) > SameStartTolerance.Ticks; // gone, or the pid now names another process
         }
         // No owner recorded (written by an older version): only age can tell.
         return DateTime.UtcNow - Directory.GetLastWriteTimeUtc(entry) > UnownedMaxAge;

@@ -10,12 +10,17 @@ namespace NirvanaCluster.Engine.Model;
 /// </summary>
 public static class DecoderLayer
 {
-    /// <summary>Runs the layer on x in place, recording what backward needs in <paramref name="tape"/>.</summary>
-    public static void Forward(Span<float> x, LayerWeights w, LayerTape tape, Rope rope, float eps, int batch, int positions)
+    /// <summary>
+    /// Runs the layer on x in place, recording what backward needs in <paramref name="tape"/>. With a
+    /// <paramref name="mask"/>, removed KV groups' attention output and removed neurons' activations are zero, so the
+    /// layer computes what its compaction to the kept units computes (the tape then holds the masked values).
+    /// </summary>
+    public static void Forward(Span<float> x, LayerWeights w, LayerTape tape, Rope rope, float eps, int batch, int positions, LayerMask? mask = null)
     {
         int n = batch * positions, d = w.Hidden, qw = w.Heads * w.HeadDim, kvw = w.KvHeads * w.HeadDim, f = w.Ffn;
         if (x.Length != n * d) throw new ArgumentException($"x needs B*T*D = {batch}*{positions}*{d} elements", nameof(x));
         if (!tape.Fits(w, batch, positions)) throw new ArgumentException($"tape is too small for layer {w.Index} at B={batch}, T={positions}");
+        mask?.CheckFits(w);
         var input = tape.Input.AsSpan(0, n * d);
         var norm1 = tape.Norm1.AsSpan(0, n * d);
         var q = tape.Q.AsSpan(0, n * qw);
@@ -37,6 +42,7 @@ public static class DecoderLayer
         rope.Forward(q, batch, positions, w.Heads);
         rope.Forward(k, batch, positions, w.KvHeads);
         CausalAttention.Forward(attnOut, att, q, k, v, batch, positions, w.Heads, w.KvHeads, w.HeadDim);
+        if (mask is not null) UnitMask.Forward(attnOut, mask.KeptKvGroups, n, w.KvHeads, qw / w.KvHeads);
         Linear.Forward(mid, attnOut, w.OProj, w.OBias, n, qw, d);
         TensorPrimitives.Add(mid, input, mid);
 
@@ -44,6 +50,7 @@ public static class DecoderLayer
         Linear.Forward(gate, norm2, w.GateProj, default, n, d, f);
         Linear.Forward(up, norm2, w.UpProj, default, n, d, f);
         SwiGlu.Forward(hidden, gate, up);
+        if (mask is not null) UnitMask.Forward(hidden, mask.KeptNeurons, n, f, 1);
         Linear.Forward(x, hidden, w.DownProj, default, n, f, d);
         TensorPrimitives.Add(x, mid, x);
     }
@@ -51,14 +58,16 @@ public static class DecoderLayer
     /// <summary>
     /// dx holds dLoss/d(layer output) on entry and dLoss/d(layer input) on return. Weight gradients accumulate
     /// into <paramref name="grad"/> when given (null: activation gradients only). <paramref name="scratch"/> is
-    /// a tape-shaped workspace distinct from <paramref name="tape"/>.
+    /// a tape-shaped workspace distinct from <paramref name="tape"/>. The <paramref name="mask"/> must be the one
+    /// the forward used (none, or the same units).
     /// </summary>
     public static void Backward(Span<float> dx, LayerWeights w, LayerTape tape, LayerWeights? grad, LayerTape scratch,
-        Rope rope, int batch, int positions)
+        Rope rope, int batch, int positions, LayerMask? mask = null)
     {
         int n = batch * positions, d = w.Hidden, qw = w.Heads * w.HeadDim, kvw = w.KvHeads * w.HeadDim, f = w.Ffn;
         if (dx.Length != n * d) throw new ArgumentException($"dx needs B*T*D = {batch}*{positions}*{d} elements", nameof(dx));
         if (!scratch.Fits(w, batch, positions)) throw new ArgumentException($"scratch is too small for layer {w.Index}");
+        mask?.CheckFits(w);
         var dMid = scratch.Mid.AsSpan(0, n * d);
         var dNorm = scratch.Norm2.AsSpan(0, n * d);
         var dHidden = scratch.Hidden.AsSpan(0, n * f);
@@ -72,6 +81,7 @@ public static class DecoderLayer
         // MLP branch; the residual passes dx straight through to dMid.
         dx.CopyTo(dMid);
         Linear.Backward(dHidden, grad is null ? default : grad.DownProj, default, dx, tape.Hidden.AsSpan(0, n * f), w.DownProj, n, f, d);
+        if (mask is not null) UnitMask.Backward(dHidden, mask.KeptNeurons, n, f, 1);
         SwiGlu.Backward(dGate, dUp, dHidden, tape.Gate.AsSpan(0, n * f), tape.Up.AsSpan(0, n * f));
         var norm2 = tape.Norm2.AsSpan(0, n * d);
         Linear.Backward(dNorm, grad is null ? default : grad.GateProj, default, dGate, norm2, w.GateProj, n, d, f);
@@ -82,6 +92,7 @@ public static class DecoderLayer
         // Attention branch; the residual passes dMid straight through to dx.
         dMid.CopyTo(dx);
         Linear.Backward(dAttnOut, grad is null ? default : grad.OProj, grad?.OBias, dMid, tape.AttnOut.AsSpan(0, n * qw), w.OProj, n, qw, d);
+        if (mask is not null) UnitMask.Backward(dAttnOut, mask.KeptKvGroups, n, w.KvHeads, qw / w.KvHeads);
         CausalAttention.Backward(dq, dk, dv, dAttnOut, tape.Q.AsSpan(0, n * qw), tape.K.AsSpan(0, n * kvw), tape.V.AsSpan(0, n * kvw),
             tape.Att.AsSpan(0, batch * w.Heads * positions * positions), batch, positions, w.Heads, w.KvHeads, w.HeadDim);
         rope.Backward(dq, batch, positions, w.Heads);

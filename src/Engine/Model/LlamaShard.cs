@@ -69,14 +69,19 @@ public sealed class LlamaShard
         Layers.Count == 0 ? 1 : Layers.Max(l => l.Heads), Layers.Count == 0 ? 1 : Layers.Max(l => l.KvHeads), Config.HeadDim,
         Layers.Count == 0 ? 1 : Layers.Max(l => l.Ffn), batch, positions);
 
-    /// <summary>Runs every layer on x[B,T,D] in place. With tapes (one per layer) backward can follow; with a scratch only inference.</summary>
-    public void ForwardLayers(Span<float> x, int batch, int positions, LayerTape[]? tapes = null, LayerTape? scratch = null)
+    /// <summary>
+    /// Runs every layer on x[B,T,D] in place. With tapes (one per layer) backward can follow; with a scratch only
+    /// inference. With masks (one per layer of the shard, an entry may be null) removed units are silenced.
+    /// </summary>
+    public void ForwardLayers(Span<float> x, int batch, int positions, LayerTape[]? tapes = null, LayerTape? scratch = null,
+        IReadOnlyList<LayerMask?>? masks = null)
     {
         if (tapes is not null && tapes.Length != Layers.Count) throw new ArgumentException($"need {Layers.Count} tapes, got {tapes.Length}");
+        if (masks is not null && masks.Count != Layers.Count) throw new ArgumentException($"need {Layers.Count} layer masks, got {masks.Count}");
         scratch ??= tapes is null ? CreateScratch(batch, positions) : null;
         var rope = RopeFor(positions);
         for (var i = 0; i < Layers.Count; i++)
-            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions);
+            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions, masks?[i]);
     }
 
     /// <summary>

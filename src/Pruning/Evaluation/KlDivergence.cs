@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Ops;
 
@@ -33,6 +34,31 @@ public static class KlDivergence
             progress?.Report(first + chunk.Length);
         }
         return tokens == 0 ? 0 : total / tokens;
+    }
+
+    /// <summary>log sum exp(row), vectorized: the max, then exp(row - max) into <paramref name="scratch"/> [V] and its sum.</summary>
+    public static double LogSumExp(ReadOnlySpan<float> row, Span<float> scratch)
+    {
+        var max = TensorPrimitives.Max(row);
+        var e = scratch[..row.Length];
+        TensorPrimitives.Subtract(row, max, e);
+        TensorPrimitives.Exp(e, e);
+        return max + Math.Log(TensorPrimitives.Sum<float>(e));
+    }
+
+    /// <summary>
+    /// The vectorized row KL of the masked-evaluation head: with lseP, lseQ the rows' log-sum-exps,
+    /// KL = sum_v P(v) (p(v) - q(v)) + lseQ - lseP, which stays well conditioned (every term is a logit difference)
+    /// in fp32 vector arithmetic. <paramref name="probs"/> and <paramref name="diff"/> are [V] scratch.
+    /// </summary>
+    public static double RowKl(ReadOnlySpan<float> p, double lseP, ReadOnlySpan<float> q, double lseQ, Span<float> probs, Span<float> diff)
+    {
+        var pr = probs[..p.Length];
+        var df = diff[..p.Length];
+        TensorPrimitives.Subtract(p, (float)lseP, pr);
+        TensorPrimitives.Exp(pr, pr);
+        TensorPrimitives.Subtract(p, q, df);
+        return Math.Max(0, TensorPrimitives.Dot(pr, df) + (lseQ - lseP));
     }
 
     /// <summary>KL(softmax(p) || softmax(q)) for one row of logits.</summary>

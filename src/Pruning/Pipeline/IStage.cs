@@ -4,8 +4,12 @@ using NirvanaCluster.Pruning.Saliency;
 
 namespace NirvanaCluster.Pruning.Pipeline;
 
-/// <summary>One forward request of a micro-batch (tokens always travel: the head needs them for the loss).</summary>
-public sealed record ForwardStep(int MicroBatch, int[] Tokens, float[]? Hidden, int Batch, int Positions, ObjectiveKind Objective, int TotalSequences);
+/// <summary>
+/// One forward request of a micro-batch (tokens always travel: the head needs them for the loss). Variant 0 is the
+/// dense model; variant k &gt; 0 runs with the k-th mask set of the last <see cref="IStage.LoadMasksAsync"/>.
+/// </summary>
+public sealed record ForwardStep(int MicroBatch, int[] Tokens, float[]? Hidden, int Batch, int Positions, ObjectiveKind Objective, int TotalSequences,
+    int Variant = 0);
 
 /// <summary>A named tensor of the compacted model, as it streams back to the coordinator.</summary>
 public sealed record ShardTensor(string Name, long[] Shape, float[] Data);
@@ -26,6 +30,11 @@ public interface IStage
     Task<float[]?> BackwardAsync(int microBatch, float[] dOutput, CancellationToken cancellation);
     Task<LayerScores[]> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation);
     Task<IReadOnlyList<ShardTensor>> CompactAsync(IReadOnlyList<LayerPlan> plan, CancellationToken cancellation);
+    /// <summary>
+    /// Masked evaluation: variants[k - 1] lists the kept units (a plan's part for this stage's layers) of forward
+    /// variant k; an empty list clears them. Replaces the previous set.
+    /// </summary>
+    Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> variants, CancellationToken cancellation);
 }
 
 public sealed class StageFailedException(string stage, string operation, string reason, Exception? inner = null, bool inputError = false)

@@ -57,6 +57,14 @@ public sealed class InProcessPipeline(IReadOnlyList<LocalStage> stages) : IPipel
         return map;
     }
 
+    /// <summary>
+    /// Masked evaluation of candidate plans on a held-out set through these stages (<see cref="MaskedEvaluation"/>):
+    /// KL(dense || candidate) and perplexity per candidate, without compacting any.
+    /// </summary>
+    public Task<MaskedEvaluationResult> EvaluateMaskedAsync(IReadOnlyList<int[]> heldOut, IReadOnlyList<IReadOnlyList<LayerPlan>> candidates,
+        int microBatchSize, int maxInFlight, IProgress<PassProgress>? progress, CancellationToken cancellation) =>
+        MaskedEvaluation.RunAsync(stages, heldOut, candidates, microBatchSize, maxInFlight, progress, cancellation);
+
     public async ValueTask DisposeAsync()
     {
         foreach (var s in stages) await s.DisposeAsync();

@@ -34,13 +34,15 @@ public sealed class LocalStage : IStage, IAsyncDisposable
     public Task BeginPassAsync(CancellationToken cancellation) => Post("begin-pass", () => { _worker.BeginPass(); return true; });
     public Task<TimeSpan> BusyTimeAsync(CancellationToken cancellation) => Post("busy-time", () => _worker.BusyTime);
     public Task<StepResult> ForwardAsync(ForwardStep s, CancellationToken cancellation) =>
-        Post("forward", () => _worker.Forward(s.MicroBatch, s.Tokens, s.Hidden, s.Batch, s.Positions, s.Objective, s.TotalSequences));
+        Post("forward", () => _worker.Forward(s.MicroBatch, s.Tokens, s.Hidden, s.Batch, s.Positions, s.Objective, s.TotalSequences, s.Variant));
     public Task<float[]?> BackwardAsync(int microBatch, float[] dOutput, CancellationToken cancellation) =>
         Post("backward", () => _worker.Backward(microBatch, dOutput));
     public Task<LayerScores[]> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation) =>
         Post("scoring", () => _worker.Scores(method, seed));
     public Task<IReadOnlyList<ShardTensor>> CompactAsync(IReadOnlyList<LayerPlan> plan, CancellationToken cancellation) =>
         Post("compaction", () => ShardTensors.Of(_worker.Shard, _worker.Compact(plan)));
+    public Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> variants, CancellationToken cancellation) =>
+        Post("load-masks", () => { _worker.LoadMasks(variants); return true; });
 
     private Task<T> Post<T>(string operation, Func<T> work)
     {

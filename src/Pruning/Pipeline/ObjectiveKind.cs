@@ -12,6 +12,11 @@ public enum ObjectiveKind
     SequenceNll,
     MaxLogit,
     LanguageModelLoss,
+    /// <summary>
+    /// Forward only, masked evaluation: the head returns each sequence's NLL and, for variant k &gt; 0, its summed
+    /// per-position KL(dense || variant k); it keeps the micro-batch's dense (variant 0) logits until its last variant.
+    /// </summary>
+    KlToDense,
 }
 
 public static class ObjectiveKinds

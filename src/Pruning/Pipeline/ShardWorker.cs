@@ -22,6 +22,9 @@ public sealed class ShardWorker
     private readonly Dictionary<Shape, Stack<LayerTape[]>> _freeTapes = new();
     private readonly Dictionary<Shape, LayerTape> _scratch = new();
     private int _lastBackward = -1;
+    private LayerMask?[][] _masks = [];
+    private readonly Dictionary<int, (float[] Logits, double[] Lse)> _denseLogits = new();
+    private float[]? _variantLogits;
 
     public ShardWorker(LlamaShard shard)
     {
@@ -48,18 +51,25 @@ public sealed class ShardWorker
     /// Runs the shard on a micro-batch: tokens[B*T] at the first stage, hidden[B,T,D] elsewhere. Returns the
     /// hidden state for the next stage; at the head stage with an objective, returns the gradient for the
     /// previous stage (having already run this shard's own backward) and the objective's contribution.
+    /// Variant k &gt; 0 (evaluation only) runs with the k-th mask set of <see cref="LoadMasks"/>.
     /// </summary>
-    public StepResult Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences)
+    public StepResult Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences,
+        int variant = 0)
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
-        try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences); }
+        try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences, variant); }
         finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
     }
 
-    private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences)
+    private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences,
+        int variant)
     {
         var n = batch * positions;
         if (tokens.Length != n) throw new ArgumentException($"micro-batch {microBatch}: {tokens.Length} tokens, expected B*T = {batch}*{positions}");
+        if (variant < 0 || variant > _masks.Length)
+            throw new ArgumentException($"micro-batch {microBatch}: variant {variant} is not loaded (this stage holds the dense variant 0 and {_masks.Length} mask set(s))");
+        if (variant > 0 && objective.HasGradient())
+            throw new ArgumentException($"micro-batch {microBatch}: a gradient pass runs the dense model; masked variants are for evaluation");
         var x = new float[n * Shard.Hidden];
         if (Shard.HasEmbedding) Shard.Embed(x, tokens);
         else
@@ -70,8 +80,9 @@ public sealed class ShardWorker
         }
         if (!objective.HasGradient())
         {
-            Shard.ForwardLayers(x, batch, positions, scratch: Scratch(batch, positions));
-            if (objective != ObjectiveKind.SequenceNll || !Shard.HasHead) return new StepResult(x, 0);
+            Shard.ForwardLayers(x, batch, positions, scratch: Scratch(batch, positions), masks: variant == 0 ? null : _masks[variant - 1]);
+            if (!Shard.HasHead || objective == ObjectiveKind.None) return new StepResult(x, 0);
+            if (objective == ObjectiveKind.KlToDense) return KlToDense(microBatch, variant, x, tokens, batch, positions);
             var nll = SequenceNll(x, tokens, batch, positions);
             return new StepResult([], nll.Sum(), nll);
         }
@@ -82,6 +93,86 @@ public sealed class ShardWorker
         var dx = new float[x.Length];
         var value = ObjectiveKinds.Create(objective, totalSequences).ForwardBackward(Shard, x, dx, tokens, batch, positions);
         return new StepResult(BackwardCore(microBatch, dx) ?? [], value);
+    }
+
+    /// <summary>The most micro-batches of dense logits the head held at once during masked evaluation (a memory diagnostic).</summary>
+    public int PeakDenseMicroBatchesHeld { get; private set; }
+
+    /// <summary>
+    /// Masked evaluation: the mask set of each variant k = 1..K, as kept units for (at least) this shard's layers.
+    /// Clears the dense logits kept from an earlier evaluation.
+    /// </summary>
+    public void LoadMasks(IReadOnlyList<IReadOnlyList<LayerPlan>> variants)
+    {
+        _masks = variants.Select((plan, k) => Shard.Layers.Select(layer =>
+        {
+            var entry = plan.FirstOrDefault(p => p.Layer == layer.Index)
+                ?? throw new ArgumentException($"mask variant {k + 1} has no entry for layer {layer.Index}");
+            return (LayerMask?)LayerMask.Keeping(layer.Index, layer.KvHeads, layer.Ffn, entry.KeptKvGroups, entry.KeptMlpNeurons);
+        }).ToArray()).ToArray();
+        _denseLogits.Clear();
+        _variantLogits = null;
+    }
+
+    /// <summary>
+    /// Head stage, masked evaluation. Variant 0 keeps the micro-batch's dense logits [B,T,V]; variant k &gt; 0 is
+    /// compared with them row by row. Each returns per-sequence NLL and summed KL(dense || variant) over all T
+    /// positions. The dense logits go once the micro-batch's last variant is done: only the micro-batches in
+    /// flight are ever held, never the whole held-out set's logits.
+    /// </summary>
+    private StepResult KlToDense(int microBatch, int variant, float[] x, int[] tokens, int batch, int positions)
+    {
+        int d = Shard.Hidden, vocab = Shard.Vocab, rows = positions * vocab;
+        (float[] Logits, double[] Lse) kept;
+        if (variant == 0)
+        {
+            _denseLogits[microBatch] = kept = (new float[batch * rows], new double[batch * positions]);
+            PeakDenseMicroBatchesHeld = Math.Max(PeakDenseMicroBatchesHeld, _denseLogits.Count);
+        }
+        else if (!_denseLogits.TryGetValue(microBatch, out kept))
+            throw new InvalidOperationException($"micro-batch {microBatch}: variant {variant} arrived before the dense variant 0 (or after the last)");
+        var (dense, denseLse) = kept;
+        var n = batch * positions;
+        var normed = new float[n * d];
+        Shard.FinalNormForward(normed, default, x, n);
+        // One lm_head GEMM for the micro-batch; the dense variant writes straight into what it keeps.
+        float[] logits;
+        if (variant == 0) logits = dense;
+        else
+        {
+            if (_variantLogits is null || _variantLogits.Length < batch * rows) _variantLogits = new float[batch * rows];
+            logits = _variantLogits;
+        }
+        Shard.Logits(logits.AsSpan(0, batch * rows), normed, n);
+        var rowNll = new double[n];
+        var rowKl = new double[n];
+        // Rows are independent: spread them over the cores, then add up per sequence in position order.
+        Parallel.For(0, n, () => (new float[vocab], new float[vocab]), (r, _, buffers) =>
+        {
+            var (scratch, probs) = buffers;
+            var row = logits.AsSpan(r * vocab, vocab);
+            var lse = Evaluation.KlDivergence.LogSumExp(row, scratch);
+            var t = r % positions;
+            if (t + 1 < positions)
+            {
+                var target = tokens[r + 1];
+                if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"target {target} is outside [0, {vocab})");
+                rowNll[r] = lse - row[target];
+            }
+            if (variant == 0) denseLse[r] = lse;
+            else rowKl[r] = Evaluation.KlDivergence.RowKl(dense.AsSpan(r * vocab, vocab), denseLse[r], row, lse, probs, scratch);
+            return buffers;
+        }, _ => { });
+        var nll = new double[batch];
+        var kl = new double[batch];
+        for (var b = 0; b < batch; b++)
+            for (var t = 0; t < positions; t++)
+            {
+                nll[b] += rowNll[b * positions + t];
+                kl[b] += rowKl[b * positions + t];
+            }
+        if (variant == _masks.Length) _denseLogits.Remove(microBatch);
+        return new StepResult([], nll.Sum(), nll, kl);
     }
 
     /// <summary>Backward of a micro-batch whose forward kept tapes; returns dx for the previous stage, or null at the first.</summary>
@@ -159,5 +250,8 @@ public sealed class ShardWorker
 /// <summary>Which part of the model a stage holds.</summary>
 public sealed record StageDescriptor(int FirstLayer, int EndLayer, bool HasEmbedding, bool HasHead);
 
-/// <summary>A forward step's output: hidden states (or, at the head in a gradient pass, dx) and the objective's share.</summary>
-public sealed record StepResult(float[] Tensor, double Objective, double[]? SequenceNll = null);
+/// <summary>
+/// A forward step's output: hidden states (or, at the head in a gradient pass, dx) and the objective's share; at the
+/// head of an evaluation, each sequence's summed NLL and (masked evaluation) summed KL(dense || variant).
+/// </summary>
+public sealed record StepResult(float[] Tensor, double Objective, double[]? SequenceNll = null, double[]? SequenceKl = null);

@@ -42,7 +42,9 @@ public class StagingAreaTests
             }
             var killed = Leftover($".model.partial-{dead}-{deadTicks}-0123456789abcdef0123456789abcdef");
             var killedSwap = Leftover($".model.old-{dead}-{deadTicks}-0123456789abcdef0123456789abcdef");
-            var reused = Leftover($".model.partial-{live.Id}-{liveTicks - 1}-0123456789abcdef0123456789abcdef"); // pid reused by a newer process
+            var reused = Leftover($".model.partial-{live.Id}-{liveTicks - TimeSpan.TicksPerMinute}-0123456789abcdef0123456789abcdef"); // pid reused by a newer process
+            // Another process's reading of the live writer's start time, a few milliseconds off (measured across processes).
+            var runningSeenElsewhere = Leftover($".model.partial-{live.Id}-{liveTicks + 30 * TimeSpan.TicksPerMillisecond}-0123456789abcdef0123456789abcdef");
             var running = Leftover($".model.partial-{live.Id}-{liveTicks}-0123456789abcdef0123456789abcdef");
             var oldUnowned = Leftover(".model.partial-0123456789abcdef0123456789abcdef"); // an older version's name
             Directory.SetLastWriteTimeUtc(oldUnowned, DateTime.UtcNow - TimeSpan.FromDays(2));
@@ -56,6 +58,7 @@ public class StagingAreaTests
             Assert.False(Directory.Exists(reused));
             Assert.False(Directory.Exists(oldUnowned));
             Assert.True(Directory.Exists(running), "a live writer's staging folder was removed");
+            Assert.True(Directory.Exists(runningSeenElsewhere), "a live writer's staging folder, named from another process's reading of its start, was removed");
             Assert.True(Directory.Exists(freshUnowned), "a recent folder without an owner was removed");
             Assert.True(Directory.Exists(otherTarget), "only the target's own leftovers are cleaned");
             Assert.True(File.Exists(temp.File("model/config.json")));
