@@ -43,7 +43,7 @@ public sealed record DataTensor(string Name, TensorType Type, long[] Shape, Arra
 }
 
 /// <summary>What one data-plane message carries: a micro-batch's activations or gradient, or one compacted tensor.</summary>
-public sealed record DataPacket(PacketKind Kind, long PassId, int MicroBatch, int Batch, int Positions, IReadOnlyList<DataTensor> Tensors)
+public sealed record DataPacket(PacketKind Kind, long PassId, int MicroBatch, int Batch, int Positions, IReadOnlyList<DataTensor> Tensors, int Variant = 0)
 {
     public DataTensor Tensor(string name) => Tensors.FirstOrDefault(t => t.Name == name)
         ?? throw new InvalidDataException($"{Kind} packet of micro-batch {MicroBatch} has no tensor '{name}'");

@@ -48,7 +48,7 @@ internal sealed class TcpDataLink : IDataLink
         var header = new Packet
         {
             Kind = packet.Kind, PassId = packet.PassId, MicroBatch = packet.MicroBatch, Batch = packet.Batch,
-            Positions = packet.Positions, ChunkSize = (uint)_chunkSize,
+            Positions = packet.Positions, ChunkSize = (uint)_chunkSize, Variant = packet.Variant,
         };
         foreach (var t in packet.Tensors)
         {
@@ -103,7 +103,7 @@ internal sealed class TcpDataLink : IDataLink
                 await ReceiveBytesAsync(tensor, (int)header.ChunkSize, cancellation);
                 tensors.Add(tensor);
             }
-            return new DataPacket(header.Kind, header.PassId, header.MicroBatch, header.Batch, header.Positions, tensors);
+            return new DataPacket(header.Kind, header.PassId, header.MicroBatch, header.Batch, header.Positions, tensors, header.Variant);
         }
         catch (WireProtocolException e)
         {

@@ -18,6 +18,7 @@ public static class ProtocolMapping
         ObjectiveKind.SequenceNll => Objective.SequenceNll,
         ObjectiveKind.MaxLogit => Objective.MaxLogit,
         ObjectiveKind.LanguageModelLoss => Objective.LmLoss,
+        ObjectiveKind.KlToDense => Objective.KlToDense,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "this objective is not sent to stages"),
     };
 
@@ -26,6 +27,7 @@ public static class ProtocolMapping
         Objective.SequenceNll => ObjectiveKind.SequenceNll,
         Objective.MaxLogit => ObjectiveKind.MaxLogit,
         Objective.LmLoss => ObjectiveKind.LanguageModelLoss,
+        Objective.KlToDense => ObjectiveKind.KlToDense,
         _ => throw new InvalidDataException($"unknown objective {objective} in the pass request"),
     };
 

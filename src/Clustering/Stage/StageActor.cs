@@ -80,6 +80,16 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
             });
         });
         Receive<Compact>(OnCompact);
+        Receive<LoadMasks>(m =>
+        {
+            var worker = _worker!;
+            var variants = m.Variants.Select(v => (IReadOnlyList<Pruning.Plan.LayerPlan>)v.Layers.Select(ProtocolMapping.FromProto).ToArray()).ToArray();
+            Reply("loading masks", () =>
+            {
+                worker.LoadMasks(variants);
+                return new MasksLoaded { Variants = variants.Length };
+            });
+        });
         Receive<EndPass>(m => Sender.Tell(new PassEnded { PassId = m.PassId, PeakBytes = ProcessMemory.PeakResidentBytes() }));
         Receive<EndDecode>(m => Sender.Tell(new DecodeEnded { DecodeId = m.DecodeId }));
         Receive<DecodeStep>(m => _log.Debug("Stage {0}: a decoding step of run {1} arrived after its end; dropped", _name, m.DecodeId));
@@ -349,6 +359,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
     {
         ComputeScores => "scoring",
         Compact => "compaction",
+        LoadMasks => "loading masks",
         BeginPass or OpenLinks or EndPass => "pass",
         BeginDecode or DecodeStep or EndDecode => "decoding",
         RunMicroBatch => "forward",

@@ -27,14 +27,14 @@ internal sealed class StagePass : StageSession
     }
 
     /// <summary>Stage 0: a micro-batch's tokens from the coordinator.</summary>
-    public void Run(RunMicroBatch m) => Forward(m.MicroBatch, [.. m.Tokens], null, m.Batch, m.Positions, null);
+    public void Run(RunMicroBatch m) => Forward(m.MicroBatch, m.Variant, [.. m.Tokens], null, m.Batch, m.Positions, null);
 
     protected override void OnPacket(DataPacket packet, bool fromUpstream)
     {
         switch (packet.Kind)
         {
             case PacketKind.Activations when fromUpstream:
-                Forward(packet.MicroBatch, packet.Tensor("tokens").AsInts(), packet.Tensor("hidden").AsFloats(), packet.Batch, packet.Positions, packet.Find("hidden"));
+                Forward(packet.MicroBatch, packet.Variant, packet.Tensor("tokens").AsInts(), packet.Tensor("hidden").AsFloats(), packet.Batch, packet.Positions, packet.Find("hidden"));
                 break;
             case PacketKind.Gradient when !fromUpstream:
                 Backward(packet.MicroBatch, packet.Tensor("grad"), packet.Batch, packet.Positions);
@@ -45,17 +45,18 @@ internal sealed class StagePass : StageSession
     }
 
     /// <param name="received">the packet's hidden-state tensor, handed back to the pool once the forward has copied it</param>
-    private void Forward(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, DataTensor? received) =>
+    private void Forward(int microBatch, int variant, int[] tokens, float[]? hidden, int batch, int positions, DataTensor? received) =>
         Queue("forward", microBatch, () =>
         {
             FaultInjection.At("forward", microBatch);
             if (IsHead && Objective.HasGradient()) FaultInjection.At("backward", microBatch); // the head's backward runs inside its forward step
-            var step = Worker.Forward(microBatch, tokens, hidden, batch, positions, Objective, TotalSequences);
+            var step = Worker.Forward(microBatch, tokens, hidden, batch, positions, Objective, TotalSequences, variant);
             Pool.Return(received);
             if (IsHead)
             {
-                var result = new HeadResult { PassId = Id, MicroBatch = microBatch, Objective = step.Objective };
+                var result = new HeadResult { PassId = Id, MicroBatch = microBatch, Objective = step.Objective, Variant = variant };
                 if (step.SequenceNll is { } nll) result.SequenceNll.AddRange(nll);
+                if (step.SequenceKl is { } kl) result.SequenceKl.AddRange(kl);
                 Coordinator.Tell(result, Stage);
                 if (!Objective.HasGradient()) return;
                 // The head has run its own backward already; step.Tensor is dx for the stage before it.
@@ -65,7 +66,7 @@ internal sealed class StagePass : StageSession
             }
             else
                 SendDownstream(new DataPacket(PacketKind.Activations, Id, microBatch, batch, positions,
-                    [DataTensor.Ints("tokens", tokens, tokens.Length), DataTensor.Floats("hidden", step.Tensor, step.Tensor.Length)]));
+                    [DataTensor.Ints("tokens", tokens, tokens.Length), DataTensor.Floats("hidden", step.Tensor, step.Tensor.Length)], variant));
         });
 
     private void Backward(int microBatch, DataTensor gradient, int batch, int positions) =>

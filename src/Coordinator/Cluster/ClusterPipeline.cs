@@ -95,7 +95,12 @@ public sealed partial class ClusterPipeline : IPipeline
 
     // --- Pass ------------------------------------------------------------------------------------------------------
 
-    private sealed record PassRequest(IReadOnlyList<int[]> Sequences, int MicroBatchSize, ObjectiveKind Objective, int MaxInFlight, IProgress<PassProgress>? Progress);
+    /// <summary>A pass as asked for: <paramref name="Variants"/> > 1 runs each micro-batch as the dense variant 0 and then every masked variant.</summary>
+    private sealed record PassRequest(IReadOnlyList<int[]> Sequences, int MicroBatchSize, ObjectiveKind Objective, int MaxInFlight,
+        IProgress<PassProgress>? Progress, int Variants = 1);
+
+    /// <summary>What the head reported, per variant and sequence, and how idle the stages were.</summary>
+    private sealed record PassOutcome(double Objective, double[][] Nll, double[][] Kl, double IdleFraction);
 
     /// <summary>The last gradient pass: a re-created stage needs it again before it can score.</summary>
     private PassRequest? _lastGradientPass;
@@ -103,22 +108,67 @@ public sealed partial class ClusterPipeline : IPipeline
     public async Task<PassResult> RunPassAsync(IReadOnlyList<int[]> sequences, int microBatchSize, ObjectiveKind objective, int maxInFlight,
         IProgress<PassProgress>? progress, CancellationToken cancellation)
     {
-        if (sequences.Count == 0) throw new ArgumentException("no sequences");
-        if (sequences.Any(s => s.Length != sequences[0].Length)) throw new ArgumentException("all sequences of a pass must have the same length");
-        if (microBatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(microBatchSize), "micro-batch size must be positive");
-        if (maxInFlight <= 0) throw new ArgumentOutOfRangeException(nameof(maxInFlight), "at least one micro-batch must be in flight");
-        var request = new PassRequest(sequences, microBatchSize, objective, maxInFlight, progress);
-        var result = await WithRecoveryAsync("the pass", () => RunPassOnceAsync(request, cancellation), restore: null, cancellation);
+        var request = Validated(new PassRequest(sequences, microBatchSize, objective, maxInFlight, progress));
+        var outcome = await WithRecoveryAsync("the pass", () => RunPassOnceAsync(request, cancellation), restore: null, cancellation);
         if (objective.HasGradient()) _lastGradientPass = request;
-        return result;
+        return new PassResult(outcome.Objective, outcome.Nll[0], outcome.IdleFraction);
     }
 
-    private async Task<PassResult> RunPassOnceAsync(PassRequest request, CancellationToken cancellation)
+    public Task<MaskedEvaluationResult> EvaluateMaskedAsync(IReadOnlyList<int[]> heldOut, IReadOnlyList<IReadOnlyList<LayerPlan>> candidates,
+        int microBatchSize, int maxInFlight, IProgress<PassProgress>? progress, CancellationToken cancellation)
     {
-        var (sequences, microBatchSize, objective, maxInFlight, progress) = request;
+        if (heldOut.Count == 0) throw new ArgumentException("the held-out set is empty");
+        if (heldOut[0].Length < 2) throw new ArgumentException("held-out sequences need at least two tokens");
+        var request = Validated(new PassRequest(heldOut, microBatchSize, ObjectiveKind.KlToDense, maxInFlight, progress, candidates.Count + 1));
+        return WithRecoveryAsync("the masked evaluation", async () =>
+        {
+            // The masks are part of what a stage holds for this step: sent again after a recovery, with the step.
+            await LoadMasksAsync(candidates, cancellation);
+            var outcome = await RunPassOnceAsync(request, cancellation);
+            await LoadMasksAsync([], cancellation);
+            return MaskedEvaluation.Summarize(outcome.Nll, outcome.Kl, heldOut.Count, heldOut[0].Length);
+        }, restore: null, cancellation);
+    }
+
+    private async Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> candidates, CancellationToken cancellation)
+    {
+        var all = Enumerable.Range(0, _stages.Length).ToArray();
+        foreach (var i in all)
+        {
+            var d = _stages[i].Descriptor;
+            var load = new LoadMasks();
+            foreach (var candidate in candidates)
+            {
+                var variant = new MaskVariant();
+                variant.Layers.AddRange(candidate.Where(l => l.Layer >= d.FirstLayer && l.Layer < d.EndLayer).Select(ProtocolMapping.ToProto));
+                load.Variants.Add(variant);
+            }
+            _refs.Tell(i, load, _inbox.Ref);
+        }
+        await GatherAsync<MasksLoaded>(all, _ => "loading masks", cancellation);
+    }
+
+    private static PassRequest Validated(PassRequest r)
+    {
+        if (r.Sequences.Count == 0) throw new ArgumentException("no sequences");
+        if (r.Sequences.Any(s => s.Length != r.Sequences[0].Length)) throw new ArgumentException("all sequences of a pass must have the same length");
+        if (r.MicroBatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(r), "micro-batch size must be positive");
+        if (r.MaxInFlight <= 0) throw new ArgumentOutOfRangeException(nameof(r), "at least one micro-batch must be in flight");
+        return r;
+    }
+
+    /// <summary>
+    /// One pass: steps (micro-batch, variant) go to stage 0 in order, at most <c>MaxInFlight</c> at a time, so that every
+    /// stage sees them in that order; a step is done when the head has reported it (and, for a gradient pass, stage 0
+    /// has finished its backward).
+    /// </summary>
+    private async Task<PassOutcome> RunPassOnceAsync(PassRequest request, CancellationToken cancellation)
+    {
+        var (sequences, microBatchSize, objective, maxInFlight, progress, variants) = request;
         var positions = sequences[0].Length;
         var passId = Interlocked.Increment(ref _nextPass);
-        var count = (sequences.Count + microBatchSize - 1) / microBatchSize;
+        var microBatches = (sequences.Count + microBatchSize - 1) / microBatchSize;
+        var count = microBatches * variants;
         var gradient = objective.HasGradient();
         var clock = Stopwatch.StartNew();
 
@@ -136,24 +186,26 @@ public sealed partial class ClusterPipeline : IPipeline
         await GatherAsync<LinksOpen>(all, _ => "opening the data links", cancellation, passId);
 
         var objectives = new double[count];
-        var nll = new double[sequences.Count];
+        var nll = Enumerable.Range(0, variants).Select(_ => new double[sequences.Count]).ToArray();
+        var kl = Enumerable.Range(0, variants).Select(_ => new double[sequences.Count]).ToArray();
         var headDone = new bool[count];
         var backwardDone = new bool[count];
         int next = 0, done = 0;
         long tokensDone = 0;
-        bool Complete(int mb) => headDone[mb] && (!gradient || backwardDone[mb]);
-        void Start(int mb)
+        bool Complete(int step) => headDone[step] && (!gradient || backwardDone[step]);
+        int Batch(int mb) => Math.Min(microBatchSize, sequences.Count - mb * microBatchSize);
+        void Start(int step)
         {
-            var first = mb * microBatchSize;
-            var batch = Math.Min(microBatchSize, sequences.Count - first);
-            var run = new RunMicroBatch { PassId = passId, MicroBatch = mb, Batch = batch, Positions = positions };
-            for (var b = 0; b < batch; b++) run.Tokens.AddRange(sequences[first + b]);
+            int mb = step / variants, variant = step % variants, first = mb * microBatchSize;
+            var run = new RunMicroBatch { PassId = passId, MicroBatch = mb, Variant = variant, Batch = Batch(mb), Positions = positions };
+            for (var b = 0; b < run.Batch; b++) run.Tokens.AddRange(sequences[first + b]);
             _refs.Tell(0, run, _inbox.Ref);
         }
         string Doing()
         {
-            for (var mb = 0; mb < next; mb++)
-                if (!Complete(mb)) return headDone[mb] ? $"backward of micro-batch {mb}" : $"forward of micro-batch {mb}";
+            for (var step = 0; step < next; step++)
+                if (!Complete(step))
+                    return (headDone[step] ? "backward" : "forward") + $" of micro-batch {step / variants}" + (variants > 1 ? $" (variant {step % variants})" : "");
             return "the end of the pass";
         }
 
@@ -161,26 +213,27 @@ public sealed partial class ClusterPipeline : IPipeline
         while (done < count)
         {
             var reply = await ReadAsync(cancellation);
-            int mbDone;
+            int stepDone;
             switch (reply.Message)
             {
                 case HeadResult h when h.PassId == passId:
-                    objectives[h.MicroBatch] = h.Objective;
-                    for (var b = 0; b < h.SequenceNll.Count; b++) nll[h.MicroBatch * microBatchSize + b] = h.SequenceNll[b];
-                    headDone[h.MicroBatch] = true;
-                    mbDone = h.MicroBatch;
+                    stepDone = h.MicroBatch * variants + h.Variant;
+                    objectives[stepDone] = h.Objective;
+                    h.SequenceNll.CopyTo(nll[h.Variant], h.MicroBatch * microBatchSize);
+                    h.SequenceKl.CopyTo(kl[h.Variant], h.MicroBatch * microBatchSize);
+                    headDone[stepDone] = true;
                     break;
                 case BackwardDone b when b.PassId == passId:
-                    backwardDone[b.MicroBatch] = true;
-                    mbDone = b.MicroBatch;
+                    stepDone = b.MicroBatch * variants;
+                    backwardDone[stepDone] = true;
                     break;
                 default:
                     await UnexpectedAsync(reply, Doing(), cancellation, passId);
                     continue;
             }
-            if (!Complete(mbDone)) continue;
+            if (!Complete(stepDone)) continue;
             done++;
-            tokensDone += (long)Math.Min(microBatchSize, sequences.Count - mbDone * microBatchSize) * positions;
+            tokensDone += (long)Batch(stepDone / variants) * positions;
             progress?.Report(new PassProgress(done, count, tokensDone, clock.Elapsed));
             if (next < count) Start(next++);
         }
@@ -190,7 +243,7 @@ public sealed partial class ClusterPipeline : IPipeline
         var wall = clock.Elapsed.TotalSeconds;
         for (var i = 0; i < ended.Length; i++) PeakBytes[i] = ended[i]!.PeakBytes;
         var idle = wall > 0 ? Math.Clamp(1 - ended.Average(e => e!.BusySeconds) / wall, 0, 1) : 0;
-        return new PassResult(objectives.Sum(), nll, idle);
+        return new PassOutcome(objectives.Sum(), nll, kl, idle);
     }
 
     // --- Scores and compaction ---------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ public interface IPipeline : IAsyncDisposable
     Task<int[][]> GenerateAsync(IReadOnlyList<int[]> prompts, int newTokens, float temperature, int seed, IProgress<int>? progress,
         CancellationToken cancellation);
 
+    /// <summary>
+    /// Masked evaluation of candidate plans on a held-out set (<see cref="MaskedEvaluation"/>): KL(dense || candidate)
+    /// and perplexity per candidate, without compacting any.
+    /// </summary>
+    Task<MaskedEvaluationResult> EvaluateMaskedAsync(IReadOnlyList<int[]> heldOut, IReadOnlyList<IReadOnlyList<LayerPlan>> candidates,
+        int microBatchSize, int maxInFlight, IProgress<PassProgress>? progress, CancellationToken cancellation);
+
     /// <summary>Unit scores of every layer, in layer order (the gradient criteria need a pass first).</summary>
     Task<IReadOnlyList<LayerScores>> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation);
 

@@ -93,13 +93,22 @@ public static class MaskedEvaluation
         }
         await Task.WhenAll(stages.Select(s => s.LoadMasksAsync([], cancellation))); // release the masks
 
-        long predicted = (long)heldOut.Count * (positions - 1), rows = (long)heldOut.Count * positions;
+        return Summarize(nll, kl, heldOut.Count, positions);
+    }
+
+    /// <summary>
+    /// The result from each variant's per-sequence sums (variant 0 the dense model): sums taken in sequence order, so
+    /// every pipeline that runs the same steps gives the same numbers.
+    /// </summary>
+    public static MaskedEvaluationResult Summarize(IReadOnlyList<double[]> nll, IReadOnlyList<double[]> kl, int sequences, int positions)
+    {
+        long predicted = (long)sequences * (positions - 1), rows = (long)sequences * positions;
         VariantQuality Quality(int v)
         {
             var meanNll = Sum(nll[v]) / predicted;
             return new VariantQuality(Sum(kl[v]) / rows, Math.Exp(meanNll), meanNll);
         }
-        return new MaskedEvaluationResult(Quality(0).Perplexity, Enumerable.Range(1, candidates.Count).Select(Quality).ToArray(), heldOut.Count, positions);
+        return new MaskedEvaluationResult(Quality(0).Perplexity, Enumerable.Range(1, nll.Count - 1).Select(Quality).ToArray(), sequences, positions);
     }
 
     /// <summary>Sequence order, so the total never depends on which micro-batch finished first.</summary>

@@ -51,6 +51,13 @@ public sealed class ClusterPipelineTests() : Akka.TestKit.Xunit2.TestKit(Configu
         Assert.Equal(expectedNll.SequenceNll.Select(BitConverter.DoubleToInt64Bits), actualNll.SequenceNll.Select(BitConverter.DoubleToInt64Bits));
 
         var plan = PruneJob.BuildPlan(tiny.Config, expectedScores, new PruneOptions { Sparsity = 0.4, Gamma = 1, Method = method });
+        var other = PruneJob.BuildPlan(tiny.Config, expectedScores, new PruneOptions { Sparsity = 0.3, Gamma = 3, Method = method });
+        var wantKl = await oracle.EvaluateMaskedAsync(sequences, [plan.Layers, other.Layers], 3, 4, null, CancellationToken.None);
+        var gotKl = await pipeline.EvaluateMaskedAsync(sequences, [plan.Layers, other.Layers], 3, 4, null, CancellationToken.None);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(wantKl.DensePerplexity), BitConverter.DoubleToInt64Bits(gotKl.DensePerplexity));
+        Assert.Equal(wantKl.Candidates.Select(c => BitConverter.DoubleToInt64Bits(c.Kl)), gotKl.Candidates.Select(c => BitConverter.DoubleToInt64Bits(c.Kl)));
+        Assert.Equal(wantKl.Candidates.Select(c => BitConverter.DoubleToInt64Bits(c.MeanNll)), gotKl.Candidates.Select(c => BitConverter.DoubleToInt64Bits(c.MeanNll)));
+        Assert.All(gotKl.Candidates, c => Assert.True(c.Kl > 0));
         var want = await oracle.CompactAsync(plan, CancellationToken.None).ToListAsync();
         var got = await pipeline.CompactAsync(plan, CancellationToken.None).ToListAsync();
         Assert.Equal(want.Select(t => (t.Name, string.Join(",", t.Shape))), got.Select(t => (t.Name, string.Join(",", t.Shape))));
