@@ -23,7 +23,7 @@ public sealed class ShardNodeActor : Actor
     private const long PartBytes = 32L << 20;
 
     private ShardWorker? _worker;
-    private List<List<TensorPayload>> _parts = [];
+    private List<List<ShardTensor>> _parts = [];
     private string _stage = "(unloaded)";
 
     public ShardNodeActor() => Become(Empty);
@@ -79,33 +79,39 @@ public sealed class ShardNodeActor : Actor
     private void OnCompact(Compact m)
     {
         var plan = m.Layers.Select(l => new LayerPlan(l.Layer, 0, 0, [.. l.KvGroups], [.. l.Neurons], [], [])).ToArray();
-        var tensors = ShardTensors.Of(_worker!.Shard, _worker.Compact(plan));
+        // Lazy: each compacted tensor is built from the held weights only when it is written or fetched.
+        var tensors = _worker!.CompactTensors(plan);
         _parts = [];
         if (m.SharedOutputFile.Length > 0)
         {
             var dtype = DTypes.TryParse(m.Dtype, out var parsed) ? parsed : DType.F32;
-            SafeTensorsWriter.Write(m.SharedOutputFile, tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data)).ToArray(), dtype,
+            SafeTensorsWriter.Write(m.SharedOutputFile, tensors.Select(t => NamedTensor.FromWeight(t.Name, t.Shape, t.Produce)).ToArray(), dtype,
                 new Dictionary<string, string> { ["format"] = "pt" });
             var written = new Compacted { Parts = 0 };
             written.Written.AddRange(tensors.Select(t => t.Name));
             Sender.Tell(written);
             return;
         }
-        var batch = new List<TensorPayload>();
+        // Parts of about PartBytes (counted at 4 bytes per element, an upper bound), built when fetched.
+        var batch = new List<ShardTensor>();
         long bytes = 0;
         foreach (var t in tensors)
         {
-            if (batch.Count > 0 && bytes + t.Data.Length * 4L > PartBytes)
+            var size = 4L * t.Shape.Aggregate(1L, (a, b) => a * b);
+            if (batch.Count > 0 && bytes + size > PartBytes)
             {
                 _parts.Add(batch);
                 batch = [];
                 bytes = 0;
             }
-            batch.Add(TensorPayload.FromFloats(t.Name, t.Data, t.Shape));
-            bytes += t.Data.Length * 4L;
+            batch.Add(t);
+            bytes += size;
         }
         _parts.Add(batch);
-        Sender.Tell(new Compacted { Parts = _parts.Count });
+        var reply = new Compacted { Parts = _parts.Count };
+        reply.TensorNames.AddRange(tensors.Select(t => t.Name));
+        reply.PartSizes.AddRange(_parts.Select(p => p.Count));
+        Sender.Tell(reply);
     }
 
     private void OnFetchPart(FetchPart m)
@@ -113,7 +119,7 @@ public sealed class ShardNodeActor : Actor
         if (m.Part < 0 || m.Part >= _parts.Count) throw new ArgumentException($"part {m.Part} of {_parts.Count} does not exist; send Compact first");
         var part = _parts[m.Part];
         _parts[m.Part] = []; // each part is fetched once; release it
-        Reply(new CompactedPart { Part = m.Part }, part);
+        Reply(new CompactedPart { Part = m.Part }, part.Select(t => TensorConversions.FromWeight(t.Name, t.Produce(), t.Shape)).ToArray());
     }
 
     private void Reply(IMessage message, IReadOnlyList<TensorPayload> tensors) =>

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using NirvanaCluster.Engine.Checkpoints;
+using NirvanaCluster.Engine.Tensors;
 using NirvanaCluster.Messages.Tensors;
 using NirvanaCluster.Messages.Wire;
 
@@ -18,6 +20,42 @@ public static class TensorConversions
 
     public static float[] ReadFloats(TensorPayload payload) =>
         payload.TryGetFloatArray(out var array) && array.Length == payload.ElementCount ? array : payload.AsFloats().ToArray();
+
+    /// <summary>A held weight as an attached tensor at its stored dtype (the bytes are copied once).</summary>
+    public static TensorPayload FromWeight(string name, WeightMatrix weight, long[] shape)
+    {
+        var dtype = weight.DType switch
+        {
+            DType.F32 => TensorDType.Float32,
+            DType.BF16 => TensorDType.Bfloat16,
+            DType.F16 => TensorDType.Float16,
+            _ => throw new ArgumentException($"tensor '{name}': a weight cannot travel as {weight.DType.SafeTensorsName()}"),
+        };
+        if (weight.ByteLength > int.MaxValue)
+            throw new NotSupportedException($"tensor '{name}' is {weight.ByteLength} bytes; one attached tensor is limited to 2 GiB (use --shared-output)");
+        var bytes = new byte[weight.ByteLength];
+        if (weight.Rows > 0) weight.BytesOfRows(0, weight.Rows).CopyTo(bytes);
+        return TensorPayload.FromBytes(name, dtype, bytes, shape);
+    }
+
+    /// <summary>An attached F32/BF16/F16 tensor as a weight at the same dtype; [rows, cols] from its shape (a vector is one row).</summary>
+    public static WeightMatrix ReadWeight(TensorPayload payload)
+    {
+        var shape = payload.Shape;
+        var (rows, cols) = shape.Length switch
+        {
+            1 => (1, checked((int)shape[0])),
+            2 => (checked((int)shape[0]), checked((int)shape[1])),
+            _ => throw new InvalidDataException($"tensor '{payload.Name}' has shape [{string.Join(", ", shape)}]; a weight is a vector or a matrix"),
+        };
+        return payload.DType switch
+        {
+            TensorDType.Float32 => WeightMatrix.Wrap(ReadFloats(payload), rows, cols),
+            TensorDType.Bfloat16 => WeightMatrix.Wrap(DType.BF16, MemoryMarshal.Cast<byte, ushort>(payload.Data.Span).ToArray(), rows, cols),
+            TensorDType.Float16 => WeightMatrix.Wrap(DType.F16, MemoryMarshal.Cast<byte, ushort>(payload.Data.Span).ToArray(), rows, cols),
+            _ => throw new InvalidDataException($"tensor '{payload.Name}' is {payload.DType}; a weight must be FLOAT32, BFLOAT16 or FLOAT16"),
+        };
+    }
 
     public static TensorPayload? Find(IReadOnlyList<TensorPayload> tensors, string name) => tensors.FirstOrDefault(t => t.Name == name);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
 using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Plan;
 using NirvanaCluster.Pruning.Report;
@@ -32,7 +33,7 @@ public static class PrunedModelWriter
         {
             var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
             var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
-                .Select(t => new NamedTensor(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
+                .Select(t => NamedTensor.FromWeight(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
             CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, Options(inputs, extras));
         });
 
@@ -79,15 +80,19 @@ public static class PrunedModelWriter
     /// <summary>Hands the streamed tensors to the writer one at a time, checking each arrives in layout order with its shape.</summary>
     private sealed class OrderedTensorStream(IAsyncEnumerator<ShardTensor> source)
     {
-        public ReadOnlyMemory<float> Next(string name, long[] shape)
+        public WeightMatrix Next(string name, long[] shape)
         {
             if (!source.MoveNextAsync().AsTask().GetAwaiter().GetResult())
                 throw new InvalidDataException($"the stages streamed back fewer tensors than the pruned model has: '{name}' is missing");
             var t = source.Current;
             if (t.Name != name) throw new InvalidDataException($"expected tensor '{name}' from the stages, got '{t.Name}'");
-            if (!t.Shape.SequenceEqual(shape))
+            if (t.Shape.Length > 0 && !t.Shape.SequenceEqual(shape))
                 throw new InvalidDataException($"tensor '{name}' came back with shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", shape)}]");
-            return t.Data;
+            var data = t.Produce();
+            var expected = shape.Aggregate(1L, (a, b) => a * b);
+            if (data.Length != expected)
+                throw new InvalidDataException($"tensor '{name}' came back with {data.Length} values, expected {expected} for shape [{string.Join(", ", shape)}]");
+            return data;
         }
     }
 }

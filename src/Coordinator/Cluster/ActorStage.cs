@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using NirvanaCluster.Actors.Core;
+using NirvanaCluster.Engine.Tensors;
 using NirvanaCluster.GpuNode;
 using NirvanaCluster.Messages.Pruning;
 using NirvanaCluster.Messages.Tensors;
@@ -76,14 +77,40 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
             request.Layers.Add(keep);
         }
         var compacted = (Compacted)(await RequestAsync("compaction", request, [], cancellation)).Message;
-        if (SharedOutputFile is not null) return [.. compacted.Written.Select(n => new ShardTensor(n, [], []))];
-        var tensors = new List<ShardTensor>();
-        for (var part = 0; part < compacted.Parts; part++)
+        if (SharedOutputFile is not null) return [.. compacted.Written.Select(n => new ShardTensor(n, [], () => throw new InvalidOperationException($"tensor '{n}' was written by the node")))];
+        var parts = new PartCursor(this, compacted, cancellation);
+        return compacted.TensorNames.Select((name, i) => new ShardTensor(name, [], () => parts.Take(i, name))).ToArray();
+    }
+
+    /// <summary>
+    /// Fetches the node's parts in order as the writer asks for their tensors, so the coordinator holds one part at a
+    /// time; a tensor is handed out once.
+    /// </summary>
+    private sealed class PartCursor(ActorStage stage, Compacted compacted, CancellationToken cancellation)
+    {
+        private readonly Dictionary<int, WeightMatrix> _fetched = new();
+        private int _nextPart, _nextTensor;
+
+        public WeightMatrix Take(int index, string name)
         {
-            var reply = await RequestAsync("compaction", new FetchPart { Part = part }, [], cancellation);
-            tensors.AddRange(reply.Tensors.Select(t => new ShardTensor(t.Name, [.. t.Shape], TensorConversions.ReadFloats(t))));
+            while (!_fetched.ContainsKey(index))
+            {
+                if (_nextPart >= compacted.Parts) throw new InvalidDataException($"stage {stage.Name}: tensor '{name}' is in none of its {compacted.Parts} parts");
+                var reply = stage.RequestAsync("compaction", new FetchPart { Part = _nextPart }, [], cancellation).GetAwaiter().GetResult();
+                var expected = compacted.PartSizes.Count > _nextPart ? compacted.PartSizes[_nextPart] : reply.Tensors.Count;
+                if (reply.Tensors.Count != expected)
+                    throw new InvalidDataException($"stage {stage.Name}: part {_nextPart} carried {reply.Tensors.Count} tensors, expected {expected}");
+                foreach (var t in reply.Tensors)
+                {
+                    if (_nextTensor >= compacted.TensorNames.Count || compacted.TensorNames[_nextTensor] != t.Name)
+                        throw new InvalidDataException($"stage {stage.Name}: part {_nextPart} carried '{t.Name}' out of order");
+                    _fetched[_nextTensor++] = TensorConversions.ReadWeight(t);
+                }
+                _nextPart++;
+            }
+            _fetched.Remove(index, out var weight);
+            return weight!;
         }
-        return tensors;
     }
 
     private async Task<(IMessage Message, IReadOnlyList<TensorPayload> Tensors)> RequestAsync(string operation, IMessage request,

@@ -27,7 +27,7 @@ public static class PruneCommand
         var output = new Option<string>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force)", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
-        var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16 | input (default: the input checkpoint's own, F32 when its tensors mix types)", DefaultValueFactory = _ => "input" };
         var calibrationSeeds = new Option<int[]>("--calibration-seeds")
         {
             Description = "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
@@ -52,7 +52,9 @@ public static class PruneCommand
                 Seed = parse.GetValue(seed),
                 MicroBatchSize = parse.GetValue(microBatch),
             }.Validated();
-            var storage = ParseDType(parse.GetValue(dtype)!);
+            var dtypeText = parse.GetValue(dtype)!;
+            var followInput = dtypeText.Equals("input", StringComparison.OrdinalIgnoreCase);
+            if (!followInput) ParseDType(dtypeText); // refuse a bad value before any work
             var clusterOptions = cluster.Read(parse);
             var outputDir = Path.GetFullPath(parse.GetValue(output)!);
             if (Directory.Exists(outputDir) && !parse.GetValue(force))
@@ -62,6 +64,7 @@ public static class PruneCommand
             if (Path.GetFullPath(dir).TrimEnd('/') == outputDir.TrimEnd('/')) throw new ArgumentException("--output must differ from --model");
             using var checkpoint = Checkpoint.Open(dir);
             var config = checkpoint.Config;
+            var storage = followInput ? checkpoint.WeightDType : ParseDType(dtypeText);
 
             var spec = parse.GetValue(calibration) ?? (isDefault ? CalibrationLoader.Generated
                 : throw new ArgumentException("--calibration is required for a model other than the default (a token file, a text file, or 'generated')"));

@@ -53,7 +53,7 @@ public static class DecoderLayer
     /// into <paramref name="grad"/> when given (null: activation gradients only). <paramref name="scratch"/> is
     /// a tape-shaped workspace distinct from <paramref name="tape"/>.
     /// </summary>
-    public static void Backward(Span<float> dx, LayerWeights w, LayerTape tape, LayerWeights? grad, LayerTape scratch,
+    public static void Backward(Span<float> dx, LayerWeights w, LayerTape tape, LayerGradients? grad, LayerTape scratch,
         Rope rope, int batch, int positions)
     {
         int n = batch * positions, d = w.Hidden, qw = w.Heads * w.HeadDim, kvw = w.KvHeads * w.HeadDim, f = w.Ffn;

@@ -22,6 +22,7 @@ public sealed class MaxLogitObjective(int totalSequences) : IHeadObjective
         var max = new float[vocab];
         var argMax = new int[vocab];
         var scale = 1f / ((float)totalSequences * vocab);
+        var headRow = new float[d];
         double total = 0;
         for (var b = 0; b < batch; b++)
         {
@@ -34,7 +35,14 @@ public sealed class MaxLogitObjective(int totalSequences) : IHeadObjective
             for (var v = 0; v < vocab; v++)
             {
                 var row = dSeq.Slice(argMax[v] * d, d);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(lmHead.AsSpan(v * d, d), scale, row, row);
+                ReadOnlySpan<float> weights;
+                if (lmHead.IsSingle) weights = lmHead.Single.Slice(v * d, d);
+                else
+                {
+                    lmHead.RowsToSingle(v, 1, headRow); // widened exactly: the fp32-held result
+                    weights = headRow;
+                }
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(weights, scale, row, row);
             }
         }
         dx.Clear();

@@ -15,7 +15,7 @@ namespace NirvanaCluster.Pruning.Pipeline;
 public sealed class ShardWorker
 {
     public LlamaShard Shard { get; }
-    private readonly LayerWeights?[] _grads;
+    private readonly LayerGradients?[] _grads;
     private readonly Dictionary<int, LayerTape[]> _tapes = new();
     private readonly Stack<LayerTape[]> _freeTapes = new();
     private LayerTape? _scratch;
@@ -25,7 +25,7 @@ public sealed class ShardWorker
     public ShardWorker(LlamaShard shard)
     {
         Shard = shard;
-        _grads = new LayerWeights?[shard.Layers.Count];
+        _grads = new LayerGradients?[shard.Layers.Count];
     }
 
     /// <summary>Time spent computing since creation: the pipeline's idle fraction is measured against it.</summary>
@@ -96,7 +96,7 @@ public sealed class ShardWorker
         if (!_tapes.Remove(microBatch, out var tapes)) throw new InvalidOperationException($"micro-batch {microBatch} has no forward tape on stage [{Shard.FirstLayer}, {Shard.EndLayer})");
         if (microBatch <= _lastBackward) throw new InvalidOperationException($"backward of micro-batch {microBatch} after {_lastBackward}: order must ascend");
         _lastBackward = microBatch;
-        for (var i = 0; i < _grads.Length; i++) _grads[i] ??= Shard.Layers[i].ZerosLike();
+        for (var i = 0; i < _grads.Length; i++) _grads[i] ??= new LayerGradients(Shard.Layers[i]);
         var (batch, positions) = _shape;
         Shard.BackwardLayers(dOutput, batch, positions, tapes, _grads, Scratch(batch, positions));
         _freeTapes.Push(tapes);
@@ -108,7 +108,13 @@ public sealed class ShardWorker
 
     /// <summary>The compacted layers for the plan's entries that fall in this shard.</summary>
     public LayerWeights[] Compact(IReadOnlyList<LayerPlan> plan) =>
-        Shard.Layers.Select(layer => Compactor.Compact(layer, plan.Single(p => p.Layer == layer.Index))).ToArray();
+        Shard.Layers.Select(layer => Compactor.Compact(layer, ShardTensors.PlanFor(plan, layer.Index))).ToArray();
+
+    /// <summary>
+    /// The stage's tensors after compaction, in checkpoint order; each compacted tensor is built from the held
+    /// weights only when its producer is called, so at most one exists at a time.
+    /// </summary>
+    public IReadOnlyList<ShardTensor> CompactTensors(IReadOnlyList<LayerPlan> plan) => ShardTensors.Compacted(Shard, plan);
 
     /// <summary>Head stage, evaluation: sum of next-token NLL per sequence (the final position predicts nothing).</summary>
     private double[] SequenceNll(float[] x, int[] tokens, int batch, int positions)

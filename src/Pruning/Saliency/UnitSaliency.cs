@@ -1,4 +1,5 @@
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
 
 namespace NirvanaCluster.Pruning.Saliency;
 
@@ -9,7 +10,7 @@ namespace NirvanaCluster.Pruning.Saliency;
 /// </summary>
 public static class UnitSaliency
 {
-    public static LayerScores Score(LayerWeights w, LayerWeights? grad, PruningMethod method, int seed)
+    public static LayerScores Score(LayerWeights w, LayerGradients? grad, PruningMethod method, int seed)
     {
         if (method == PruningMethod.Random) return RandomScores(w, seed);
         if (method.NeedsGradients() && grad is null) throw new ArgumentException($"method {method.Name()} needs gradients for layer {w.Index}");
@@ -44,9 +45,11 @@ public static class UnitSaliency
             Enumerable.Range(0, w.Ffn).Select(_ => rng.NextDouble()).ToArray());
     }
 
-    private static double RowSum(float[] weight, float[]? grad, int offset, int length)
+    /// <summary>Sum over one row of |W| (or |W * dW|); the row is widened to fp32 first (exact), so the sum is the fp32-held one.</summary>
+    private static double RowSum(WeightMatrix weight, float[]? grad, int offset, int length)
     {
-        var ws = weight.AsSpan(offset, length);
+        Span<float> ws = length <= 4096 ? stackalloc float[length] : new float[length];
+        weight.ToSingle(offset, length, ws);
         double s = 0;
         if (grad is null)
             foreach (var x in ws) s += Math.Abs(x);
@@ -59,12 +62,13 @@ public static class UnitSaliency
     }
 
     /// <summary>scores[c / columnGroup] += sum over rows of |W[r, c] (* dW[r, c])|.</summary>
-    private static void ColumnSums(float[] weight, float[]? grad, int rows, int columns, int columnGroup, double[] scores)
+    private static void ColumnSums(WeightMatrix weight, float[]? grad, int rows, int columns, int columnGroup, double[] scores)
     {
         var perColumn = new double[columns];
+        var ws = new float[columns];
         for (var r = 0; r < rows; r++)
         {
-            var ws = weight.AsSpan(r * columns, columns);
+            weight.RowsToSingle(r, 1, ws);
             if (grad is null)
                 for (var c = 0; c < columns; c++) perColumn[c] += Math.Abs(ws[c]);
             else
