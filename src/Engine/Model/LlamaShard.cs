@@ -83,22 +83,25 @@ public sealed class LlamaShard
         Embedding.Forward(x, ids, wte, Vocab, Hidden);
     }
 
-    /// <summary>One tape per layer, for a training-style forward whose backward follows.</summary>
-    public LayerTape[] CreateTapes(int batch, int positions) => Layers.Select(l => new LayerTape(l, batch, positions)).ToArray();
+    /// <summary>One backward tape per layer (no workspace: forward borrows the scratch's), for a forward whose backward follows.</summary>
+    public LayerTape[] CreateTapes(int batch, int positions) => Layers.Select(l => LayerTape.ForBackward(l, batch, positions)).ToArray();
 
     /// <summary>A tape sized for the widest layer: the scratch of inference forwards and of backward.</summary>
     public LayerTape CreateScratch(int batch, int positions) => new(Hidden,
         Layers.Count == 0 ? 1 : Layers.Max(l => l.Heads), Layers.Count == 0 ? 1 : Layers.Max(l => l.KvHeads), Config.HeadDim,
         Layers.Count == 0 ? 1 : Layers.Max(l => l.Ffn), batch, positions);
 
-    /// <summary>Runs every layer on x[B,T,D] in place. With tapes (one per layer) backward can follow; with a scratch only inference.</summary>
+    /// <summary>
+    /// Runs every layer on x[B,T,D] in place. With tapes (one per layer) backward can follow; with a scratch only
+    /// inference. The scratch (a full tape for the widest layer) is also the tapes' workspace; one is made when absent.
+    /// </summary>
     public void ForwardLayers(Span<float> x, int batch, int positions, LayerTape[]? tapes = null, LayerTape? scratch = null)
     {
         if (tapes is not null && tapes.Length != Layers.Count) throw new ArgumentException($"need {Layers.Count} tapes, got {tapes.Length}");
-        scratch ??= tapes is null ? CreateScratch(batch, positions) : null;
+        if (scratch is null && (tapes is null || tapes.Any(t => !t.HasWorkspace))) scratch = CreateScratch(batch, positions);
         var rope = RopeFor(positions);
         for (var i = 0; i < Layers.Count; i++)
-            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions);
+            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions, scratch);
     }
 
     /// <summary>

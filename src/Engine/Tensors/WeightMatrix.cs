@@ -71,6 +71,12 @@ public sealed class WeightMatrix
     /// <summary>The BF16/F16 bit patterns; only for a matrix held at 16 bits.</summary>
     public Span<ushort> Half => _half ?? throw new InvalidOperationException($"this weight is held as {DType.SafeTensorsName()}, not a 16-bit type");
 
+    /// <summary>The fp32 array itself (shared, not copied), for zero-copy hand-off to a transport; only for F32.</summary>
+    public float[] SingleArray => _single ?? throw new InvalidOperationException($"this weight is held as {DType.SafeTensorsName()}, not F32");
+
+    /// <summary>The 16-bit array itself (shared, not copied); only for BF16/F16.</summary>
+    public ushort[] HalfArray => _half ?? throw new InvalidOperationException($"this weight is held as {DType.SafeTensorsName()}, not a 16-bit type");
+
     /// <summary>The stored bytes of rows [row0, row0 + rows) (little-endian, as in a safetensors file).</summary>
     public Span<byte> BytesOfRows(int row0, int rows)
     {

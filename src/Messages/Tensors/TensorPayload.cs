@@ -12,8 +12,10 @@ namespace NirvanaCluster.Messages.Tensors;
 public sealed class TensorPayload
 {
     private readonly float[]? _floats;
+    private readonly ushort[]? _halves;
 
-    private TensorPayload(string name, TensorDType dtype, ImmutableArray<long> shape, ReadOnlyMemory<byte> data, float[]? floats)
+    private TensorPayload(string name, TensorDType dtype, ImmutableArray<long> shape, ReadOnlyMemory<byte> data, float[]? floats,
+        ushort[]? halves = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (!dtype.IsKnown())
@@ -28,6 +30,7 @@ public sealed class TensorPayload
         Shape = shape;
         Data = data;
         _floats = floats;
+        _halves = halves;
     }
 
     public string Name { get; }
@@ -47,6 +50,22 @@ public sealed class TensorPayload
         ArgumentNullException.ThrowIfNull(values);
         var dims = shape.Length == 0 ? [values.LongLength] : ImmutableArray.Create(shape);
         return new TensorPayload(name, TensorDType.Float32, dims, new FloatArrayMemory(values).Memory, values);
+    }
+
+    /// <summary>Wraps BF16 or F16 bit patterns without copying.</summary>
+    public static TensorPayload FromHalves(string name, TensorDType dtype, ushort[] bits, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(bits);
+        if (dtype is not (TensorDType.Bfloat16 or TensorDType.Float16))
+            throw new ArgumentException($"tensor '{name}': 16-bit values are BFLOAT16 or FLOAT16, not {dtype}", nameof(dtype));
+        return new TensorPayload(name, dtype, ImmutableArray.Create(shape), new UInt16ArrayMemory(bits).Memory, null, bits);
+    }
+
+    /// <summary>The ushort array behind a 16-bit tensor sent from one (in this process: no copy); false after a wire crossing.</summary>
+    public bool TryGetHalfArray(out ushort[] values)
+    {
+        values = _halves!;
+        return _halves is not null;
     }
 
     /// <summary>Wraps raw little-endian bytes of the given dtype and shape without copying.</summary>
