@@ -44,6 +44,7 @@ public sealed class ShardNodeActor : Actor
         Receive<Compact>(m => Guard("compaction", () => OnCompact(m)));
         Receive<FetchPart>(m => Guard("compaction", () => OnFetchPart(m)));
         Receive<QueryBusyTime>(_ => Sender.Tell(new BusyTime { Seconds = _worker!.BusyTime.TotalSeconds }));
+        Receive<QueryMemory>(_ => Guard("memory", () => Sender.Tell(ToProto(_worker!.Memory))));
     }
 
     private void Load(LoadShard m) => Guard("load", () =>
@@ -52,9 +53,10 @@ public sealed class ShardNodeActor : Actor
         _worker = null; // release the old shard before reading the new one
         using var checkpoint = Checkpoint.Open(m.ModelPath);
         var shard = ShardLoader.Load(checkpoint, m.FirstLayer, m.EndLayer, m.Embedding, m.Head);
-        _worker = new ShardWorker(shard);
+        _worker = new ShardWorker(shard, StageSchedules.Parse(m.Schedule, "LoadShard.schedule"), m.InFlight > 0 ? m.InFlight : 4);
         _stage = $"{m.StageName} [{m.FirstLayer}, {m.EndLayer})";
-        Log.Information("Loaded stage {Stage} from {Model}: {Parameters:N0} parameters in {Seconds:F1} s", _stage, m.ModelPath, shard.ParameterCount, clock.Elapsed.TotalSeconds);
+        Log.Information("Loaded stage {Stage} from {Model}: {Parameters:N0} parameters ({Bytes:N0} bytes held), schedule {Schedule}, in {Seconds:F1} s; RSS {Rss:N0} bytes",
+            _stage, m.ModelPath, shard.ParameterCount, shard.HeldBytes, _worker.Schedule.Name(), clock.Elapsed.TotalSeconds, ProcessMemory.ResidentBytes());
         Become(Loaded);
         Sender.Tell(new ShardLoaded { Parameters = shard.ParameterCount, Seconds = clock.Elapsed.TotalSeconds });
     });
@@ -119,6 +121,11 @@ public sealed class ShardNodeActor : Actor
         if (m.Part < 0 || m.Part >= _parts.Count) throw new ArgumentException($"part {m.Part} of {_parts.Count} does not exist; send Compact first");
         var part = _parts[m.Part];
         _parts[m.Part] = []; // each part is fetched once; release it
+        // The previous part's tensors are written by now. They live in the large-object heap, which the GC would
+        // otherwise let grow by a whole model's worth before collecting; arrays of floats cost nothing to mark.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+        Log.Debug("Stage {Stage}: compaction part {Part} of {Parts} ({Tensors} tensors); RSS {Rss:N0}, peak {Peak:N0}, managed heap {Managed:N0} bytes",
+            _stage, m.Part + 1, _parts.Count, part.Count, ProcessMemory.ResidentBytes(), ProcessMemory.PeakResidentBytes(), GC.GetTotalMemory(false));
         Reply(new CompactedPart { Part = m.Part }, part.Select(t => TensorConversions.FromWeight(t.Name, t.Produce(), t.Shape)).ToArray());
     }
 
@@ -171,6 +178,14 @@ public sealed class ShardNodeActor : Actor
         PruningMethod.Random => Method.Random,
         _ => Method.Nirvana,
     };
+
+    public static MemoryReport ToProto(StageMemory memory) => new()
+    {
+        Schedule = memory.Schedule, PlannedBytes = memory.PlannedBytes, PeakResidentBytes = memory.PeakResidentBytes, PeakManagedBytes = memory.PeakManagedBytes,
+    };
+
+    public static StageMemory FromProto(MemoryReport report) =>
+        new(report.Schedule, report.PlannedBytes, report.PeakResidentBytes, report.PeakManagedBytes);
 
     public static Scores ToProto(LayerScores[] scores)
     {

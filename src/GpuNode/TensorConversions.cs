@@ -21,21 +21,18 @@ public static class TensorConversions
     public static float[] ReadFloats(TensorPayload payload) =>
         payload.TryGetFloatArray(out var array) && array.Length == payload.ElementCount ? array : payload.AsFloats().ToArray();
 
-    /// <summary>A held weight as an attached tensor at its stored dtype (the bytes are copied once).</summary>
+    /// <summary>A held weight as an attached tensor at its stored dtype, sharing its storage (the sender must not change it).</summary>
     public static TensorPayload FromWeight(string name, WeightMatrix weight, long[] shape)
     {
-        var dtype = weight.DType switch
-        {
-            DType.F32 => TensorDType.Float32,
-            DType.BF16 => TensorDType.Bfloat16,
-            DType.F16 => TensorDType.Float16,
-            _ => throw new ArgumentException($"tensor '{name}': a weight cannot travel as {weight.DType.SafeTensorsName()}"),
-        };
         if (weight.ByteLength > int.MaxValue)
             throw new NotSupportedException($"tensor '{name}' is {weight.ByteLength} bytes; one attached tensor is limited to 2 GiB (use --shared-output)");
-        var bytes = new byte[weight.ByteLength];
-        if (weight.Rows > 0) weight.BytesOfRows(0, weight.Rows).CopyTo(bytes);
-        return TensorPayload.FromBytes(name, dtype, bytes, shape);
+        return weight.DType switch
+        {
+            DType.F32 => TensorPayload.FromFloats(name, weight.SingleArray, shape),
+            DType.BF16 => TensorPayload.FromHalves(name, TensorDType.Bfloat16, weight.HalfArray, shape),
+            DType.F16 => TensorPayload.FromHalves(name, TensorDType.Float16, weight.HalfArray, shape),
+            _ => throw new ArgumentException($"tensor '{name}': a weight cannot travel as {weight.DType.SafeTensorsName()}"),
+        };
     }
 
     /// <summary>An attached F32/BF16/F16 tensor as a weight at the same dtype; [rows, cols] from its shape (a vector is one row).</summary>
@@ -51,11 +48,14 @@ public static class TensorConversions
         return payload.DType switch
         {
             TensorDType.Float32 => WeightMatrix.Wrap(ReadFloats(payload), rows, cols),
-            TensorDType.Bfloat16 => WeightMatrix.Wrap(DType.BF16, MemoryMarshal.Cast<byte, ushort>(payload.Data.Span).ToArray(), rows, cols),
-            TensorDType.Float16 => WeightMatrix.Wrap(DType.F16, MemoryMarshal.Cast<byte, ushort>(payload.Data.Span).ToArray(), rows, cols),
+            TensorDType.Bfloat16 => WeightMatrix.Wrap(DType.BF16, Halves(payload), rows, cols),
+            TensorDType.Float16 => WeightMatrix.Wrap(DType.F16, Halves(payload), rows, cols),
             _ => throw new InvalidDataException($"tensor '{payload.Name}' is {payload.DType}; a weight must be FLOAT32, BFLOAT16 or FLOAT16"),
         };
     }
+
+    private static ushort[] Halves(TensorPayload payload) =>
+        payload.TryGetHalfArray(out var array) && array.Length == payload.ElementCount ? array : MemoryMarshal.Cast<byte, ushort>(payload.Data.Span).ToArray();
 
     public static TensorPayload? Find(IReadOnlyList<TensorPayload> tensors, string name) => tensors.FirstOrDefault(t => t.Name == name);
 }

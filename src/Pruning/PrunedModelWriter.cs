@@ -26,14 +26,26 @@ public static class PrunedModelWriter
         IReadOnlyDictionary<string, object?> PlanExtras,
         bool Force,
         DType DType,
-        long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes);
+        long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes)
+    {
+        /// <summary>Each stage's memory, asked for once the weights are written (so compaction counts in the peaks), for report.md.</summary>
+        public Func<IReadOnlyList<PruningReport.StageMemoryRow>>? StageMemory { get; init; }
+    }
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
-        WithReportFiles(inputs, totalElapsed, extras =>
+        WithReportFiles(inputs, totalElapsed, (extras, finishReport) =>
         {
             var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
             var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
-                .Select(t => NamedTensor.FromWeight(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
+                .Select(t => NamedTensor.FromWeight(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToList();
+            // The extra files are copied after the last tensor is written: the report is completed just before.
+            var last = layout[^1];
+            layout[^1] = NamedTensor.FromWeight(last.Name, last.Shape, () =>
+            {
+                var weight = last.ProduceWeight!();
+                finishReport();
+                return weight;
+            });
             CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, Options(inputs, extras));
         });
 
@@ -42,8 +54,13 @@ public static class PrunedModelWriter
     /// into the staging folder and returns the weight map; the rest is assembled around them.
     /// </summary>
     public static void WriteShared(string output, Inputs inputs, Func<string, IReadOnlyDictionary<string, string>> writeShards, TimeSpan totalElapsed) =>
-        WithReportFiles(inputs, totalElapsed, extras =>
-            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, writeShards, Options(inputs, extras)));
+        WithReportFiles(inputs, totalElapsed, (extras, finishReport) =>
+            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, staging =>
+            {
+                var map = writeShards(staging);
+                finishReport();
+                return map;
+            }, Options(inputs, extras)));
 
     private static CheckpointWriteOptions Options(Inputs inputs, string[] extras) => new()
     {
@@ -54,7 +71,7 @@ public static class PrunedModelWriter
         Force = inputs.Force,
     };
 
-    private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)
+    private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[], Action> write)
     {
         var plan = inputs.Result.Plan;
         var staging = Directory.CreateTempSubdirectory("nirvana-report-");
@@ -66,10 +83,11 @@ public static class PrunedModelWriter
             File.WriteAllText(chartPath, KeptFractionChart.Render(plan,
                 $"Kept fraction per layer: method {plan.Method}, {plan.Allocation} allocation, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}"));
             var reportPath = Path.Combine(staging.FullName, "report.md");
-            File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
-                inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));
+            void Report(IReadOnlyList<PruningReport.StageMemoryRow>? memory) => File.WriteAllText(reportPath, PruningReport.Render(plan,
+                inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel, inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg", memory));
+            Report(null);
             write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists)
-                .Concat([planPath, chartPath, reportPath]).ToArray());
+                .Concat([planPath, chartPath, reportPath]).ToArray(), () => Report(inputs.StageMemory?.Invoke()));
         }
         finally
         {

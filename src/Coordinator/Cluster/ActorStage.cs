@@ -28,12 +28,17 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
     public string? SharedOutputFile { get; set; }
     public string SharedOutputDType { get; set; } = "F32";
 
-    public async Task<ShardLoaded> LoadAsync(string jobId, string modelPath, CancellationToken cancellation) =>
+    public async Task<ShardLoaded> LoadAsync(string jobId, string modelPath, CancellationToken cancellation,
+        StageSchedule schedule = StageSchedule.AllLayers, int inFlight = 4) =>
         (ShardLoaded)(await RequestAsync("load", new LoadShard
         {
             JobId = jobId, StageName = Name, ModelPath = modelPath, FirstLayer = Descriptor.FirstLayer, EndLayer = Descriptor.EndLayer,
-            Embedding = Descriptor.HasEmbedding, Head = Descriptor.HasHead,
+            Embedding = Descriptor.HasEmbedding, Head = Descriptor.HasHead, Schedule = schedule.Name(), InFlight = inFlight,
         }, [], cancellation)).Message;
+
+    /// <summary>The node's memory: the schedule it ran, planned bytes, peak RSS and peak managed heap.</summary>
+    public async Task<StageMemory> MemoryAsync(CancellationToken cancellation) =>
+        ShardNodeActor.FromProto((MemoryReport)(await RequestAsync("memory", new QueryMemory(), [], cancellation)).Message);
 
     public async Task BeginPassAsync(CancellationToken cancellation) => await RequestAsync("begin-pass", new BeginPass(), [], cancellation);
 

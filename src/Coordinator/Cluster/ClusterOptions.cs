@@ -10,6 +10,10 @@ public sealed record ClusterOptions
     public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(120);
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public bool SharedOutput { get; init; }
+    /// <summary>In-process: the budget for this process's peak resident memory (null: the machine's available memory).</summary>
+    public long? MemoryBudget { get; init; }
+    /// <summary>Force one schedule on every stage; null lets each stage's budget choose.</summary>
+    public Pruning.Pipeline.StageSchedule? Schedule { get; init; }
 
     public bool InProcess => LocalNodes is null && Listen is null;
 
@@ -23,6 +27,7 @@ public sealed record ClusterOptions
         if (JoinTimeout <= TimeSpan.Zero) throw new ArgumentException("--join-timeout must be positive");
         if (HeartbeatTimeout < TimeSpan.FromSeconds(1)) throw new ArgumentException("--heartbeat-timeout must be at least 1 second");
         if (SharedOutput && InProcess) throw new ArgumentException("--shared-output needs nodes (--nodes or --listen/--expect-nodes)");
+        if (MemoryBudget is not null && !InProcess) throw new ArgumentException("--memory budgets this process; with nodes, each node has its own (nirvana-node --memory)");
         return this;
     }
 }

@@ -32,16 +32,20 @@ public sealed class ClusterSession : IAsyncDisposable
         Assignments = assignments;
     }
 
+    /// <param name="sequences">sequences per pass (for the memory plan; 0: one micro-batch per stage in flight)</param>
+    /// <param name="gradient">whether the passes differentiate (calibration) or only run forward</param>
     public static async Task<ClusterSession> StartAsync(ClusterOptions options, string modelPath, LlamaConfig config,
-        int microBatch, int positions, int inFlight, CancellationToken cancellation)
+        int microBatch, int positions, int inFlight, CancellationToken cancellation, int sequences = 0, bool gradient = true)
     {
         options.Validated();
+        var pass = new PassShape(microBatch, positions, sequences > 0 ? sequences : microBatch * inFlight, inFlight, gradient);
+        var elementBytes = MemoryPlan.MatrixElementBytes(modelPath);
         if (options.InProcess)
         {
+            var whole = MemoryPlan.InProcess(config, pass, elementBytes, options.MemoryBudget, options.Schedule);
             var local = ActorSystem.Create(SystemName, new ActorSystemOptions { Logger = Log.Logger });
             var node = local.ActorOf(Props.Create(() => new ShardNodeActor()), ShardNodeActor.Name);
-            var whole = new StageAssignment(0, 0, config.NumHiddenLayers, true, true, 0);
-            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, cancellation);
+            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, inFlight, cancellation);
         }
 
         string secret;
@@ -76,7 +80,7 @@ public sealed class ClusterSession : IAsyncDisposable
             Log.Information("Coordinator listening at {Address}; waiting for {Expected} node(s)", system.Address, expected);
             if (options.LocalNodes is { } n)
             {
-                var perNode = Math.Max(256L << 20, (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.8) / n);
+                var perNode = MemoryPlan.LocalNodeBudget(n);
                 processes = LocalNodeProcesses.Start(n, $"127.0.0.1:{system.Address.Port}", perNode, secret, (int)Math.Ceiling(options.HeartbeatTimeout.TotalSeconds));
             }
             IReadOnlyList<MemberInfo> members;
@@ -91,9 +95,9 @@ public sealed class ClusterSession : IAsyncDisposable
             system.Cluster.Unsubscribe(collector);
             // A stable order (by name, then address) so the same nodes always get the same layers.
             var ordered = members.OrderBy(m => m.NodeId, StringComparer.Ordinal).ThenBy(m => m.Address.ToString(), StringComparer.Ordinal).ToArray();
-            var assignments = LayerPartitioner.Plan(config, ordered.Select(m => m.MemoryBudgetBytes).ToArray(), microBatch, positions, inFlight);
+            var assignments = LayerPartitioner.Plan(config, ordered.Select(m => m.MemoryBudgetBytes).ToArray(), pass, elementBytes, options.Schedule);
             var nodes = assignments.Select(a => ($"{ordered[a.Node].NodeId}", system.Resolve(new ActorPath(ordered[a.Node].Address, "/user/" + ShardNodeActor.Name)))).ToArray();
-            return await LoadAsync(system, processes, nodes, assignments, modelPath, cancellation);
+            return await LoadAsync(system, processes, nodes, assignments, modelPath, inFlight, cancellation);
         }
         catch
         {
@@ -104,16 +108,29 @@ public sealed class ClusterSession : IAsyncDisposable
     }
 
     private static async Task<ClusterSession> LoadAsync(ActorSystem system, LocalNodeProcesses? processes, IReadOnlyList<(string Name, ActorRef Ref)> nodes,
-        IReadOnlyList<StageAssignment> assignments, string modelPath, CancellationToken cancellation)
+        IReadOnlyList<StageAssignment> assignments, string modelPath, int inFlight, CancellationToken cancellation)
     {
         var stages = assignments.Select((a, i) => new ActorStage(nodes[i].Name, nodes[i].Ref,
             new StageDescriptor(a.FirstLayer, a.EndLayer, a.Embedding, a.Head))).ToArray();
         foreach (var (stage, a) in stages.Zip(assignments))
-            Log.Information("Stage {Stage}: layers [{First}, {End}){Embedding}{Head}, estimated {Bytes:N0} bytes", stage.Name, a.FirstLayer, a.EndLayer,
-                a.Embedding ? " + embedding" : "", a.Head ? " + head" : "", a.EstimatedBytes);
+            Log.Information("Stage {Stage}: layers [{First}, {End}){Embedding}{Head}, schedule {Schedule}, planned {Bytes:N0} bytes (all-layers {AllLayers:N0}, layer-bounded {Bounded:N0})",
+                stage.Name, a.FirstLayer, a.EndLayer, a.Embedding ? " + embedding" : "", a.Head ? " + head" : "", a.Schedule.Name(), a.EstimatedBytes,
+                a.AllLayersBytes, a.LayerBoundedBytes);
         var jobId = Guid.NewGuid().ToString("N");
-        await Task.WhenAll(stages.Select(s => s.LoadAsync(jobId, Path.GetFullPath(modelPath), cancellation)));
+        await Task.WhenAll(stages.Zip(assignments).Select(p => p.First.LoadAsync(jobId, Path.GetFullPath(modelPath), cancellation, p.Second.Schedule, inFlight)));
         return new ClusterSession(system, processes, stages, assignments);
+    }
+
+    /// <summary>Each stage's planned and measured memory, logged one line per stage (in-process the peak is this process's).</summary>
+    public async Task<IReadOnlyList<(string Stage, StageAssignment Assignment, StageMemory Memory)>> MemoryReportAsync(CancellationToken cancellation)
+    {
+        var reports = await Task.WhenAll(Stages.Select(s => s.MemoryAsync(cancellation)));
+        var result = Stages.Select((s, i) => (s.Name, Assignments[i], reports[i])).ToArray();
+        foreach (var (name, a, m) in result)
+            Log.Information("Stage {Stage} memory: schedule {Schedule}, planned {Planned:N0} bytes, peak RSS {Peak:N0} bytes ({Ratio:P0} of planned), peak managed heap {Managed:N0} bytes",
+                name, m.Schedule, m.PlannedBytes > 0 ? m.PlannedBytes : a.EstimatedBytes, m.PeakResidentBytes,
+                (double)m.PeakResidentBytes / Math.Max(1, m.PlannedBytes > 0 ? m.PlannedBytes : a.EstimatedBytes), m.PeakManagedBytes);
+        return result;
     }
 
     public static string ShardFileName(int index, int count) => $"model-{index + 1:D5}-of-{count:D5}.safetensors";

@@ -27,14 +27,16 @@ public static class EvaluateCommand
         var seed = new Option<int>("--seed") { Description = "Seed for --generated (keep it apart from calibration seeds)", DefaultValueFactory = _ => 1234 };
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
         var cluster = new ClusterFlags();
+        var memory = new MemoryFlags(planning: false);
         var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")
         {
             model, reference, text, tokens, generated, tasks, seqLen, seed, json,
         };
         cluster.AddTo(command);
+        memory.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
-            var placement = cluster.Read(parse);
+            var placement = memory.Apply(cluster.Read(parse), parse);
             var texts = parse.GetValue(text) ?? [];
             var tokenFiles = parse.GetValue(tokens) ?? [];
             var generatedCounts = parse.GetValue(generated) ?? [];
@@ -49,6 +51,7 @@ public static class EvaluateCommand
             var dir = ModelLocator.Resolve(parse.GetValue(model));
             var referenceDir = parse.GetValue(reference) is { } r ? ModelLocator.Resolve(r) : null;
             if (!placement.InProcess) return await EvaluateThroughNodesAsync(placement, dir, texts, tokenFiles, length, parse.GetValue(json), cancellation);
+            CheckMemory(dir, referenceDir, length, placement.MemoryBudget);
             var subject = ShardLoader.LoadAll(dir);
             var dense = referenceDir is null ? null : ShardLoader.LoadAll(referenceDir);
             if (dense is not null && dense.Vocab != subject.Vocab)
@@ -105,6 +108,17 @@ public static class EvaluateCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Refuses up front when the models and a forward's workspace exceed --memory (or the available memory).</summary>
+    private static void CheckMemory(string dir, string? referenceDir, int length, long? budget)
+    {
+        var models = new[] { dir, referenceDir }.OfType<string>().Select(d =>
+        {
+            using var checkpoint = Checkpoint.Open(d);
+            return (checkpoint.Config, MemoryPlan.MatrixElementBytes(checkpoint));
+        }).ToArray();
+        MemoryPlan.CheckEvaluation(models, 4, Math.Max(length, 128), budget);
     }
 
     /// <summary>The datasets named by --text (chunked) and --tokens files, in that order.</summary>

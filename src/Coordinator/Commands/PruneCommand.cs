@@ -6,6 +6,7 @@ using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
 using NirvanaCluster.Pruning.Pipeline;
+using NirvanaCluster.Pruning.Report;
 using NirvanaCluster.Pruning.Saliency;
 using Serilog;
 
@@ -24,7 +25,7 @@ public static class PruneCommand
         var samples = new Option<int>("--samples") { Description = "Calibration samples N (text or generated)", DefaultValueFactory = _ => 32 };
         var seqLen = new Option<int>("--seq-len") { Description = "Calibration sample length T in tokens", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed K for calibration sampling and the random method", DefaultValueFactory = _ => 0 };
-        var output = new Option<string>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force)", Required = true };
+        var output = new Option<string?>("--output") { Description = "Folder for the pruned model (refused if it exists, unless --force); required unless --dry-run" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder (only once the new one is complete)" };
         var microBatch = new Option<int>("--micro-batch") { Description = "Sequences per micro-batch in the calibration pipeline", DefaultValueFactory = _ => 4 };
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16 | input (default: the input checkpoint's own, F32 when its tensors mix types)", DefaultValueFactory = _ => "input" };
@@ -34,12 +35,14 @@ public static class PruneCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var cluster = new ClusterFlags();
+        var memory = new MemoryFlags(planning: true);
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, sparsity, gamma, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype,
         };
         command.Options.Add(calibrationSeeds);
         cluster.AddTo(command);
+        memory.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
             var clock = Stopwatch.StartNew();
@@ -55,8 +58,12 @@ public static class PruneCommand
             var dtypeText = parse.GetValue(dtype)!;
             var followInput = dtypeText.Equals("input", StringComparison.OrdinalIgnoreCase);
             if (!followInput) ParseDType(dtypeText); // refuse a bad value before any work
-            var clusterOptions = cluster.Read(parse);
-            var outputDir = Path.GetFullPath(parse.GetValue(output)!);
+            var clusterOptions = memory.Apply(cluster.Read(parse), parse);
+            if (memory.DryRun(parse))
+                return DryRun.Run(new DryRun.Request(ModelLocator.Resolve(parse.GetValue(model)), clusterOptions, memory.PlanNodes(parse),
+                    new PassShape(options.MicroBatchSize, parse.GetValue(seqLen), parse.GetValue(samples), options.MaxInFlight, options.Method.NeedsGradients())), Console.Out);
+            memory.PlanNodes(parse); // refused without --dry-run
+            var outputDir = Path.GetFullPath(parse.GetValue(output) ?? throw new ArgumentException("--output is required (unless --dry-run)"));
             if (Directory.Exists(outputDir) && !parse.GetValue(force))
                 throw new ArgumentException($"--output: folder '{outputDir}' already exists; pass --force to replace it");
             var modelArg = parse.GetValue(model);
@@ -83,7 +90,8 @@ public static class PruneCommand
                 : ([], seeds.Length > 0 ? "searched" : "none (the criterion needs no data)");
 
             var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
-            await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
+            await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation,
+                sequences.Length > 0 ? sequences.Length : parse.GetValue(samples), options.Method.NeedsGradients());
             IReadOnlyList<IStage> stages = session.Stages;
             var job = new PruneJob(config, stages, options);
             PruneResult result;
@@ -107,7 +115,11 @@ public static class PruneCommand
                 ["pipeline_idle_fraction"] = result.Calibration?.IdleFraction,
                 ["stages"] = stages.Select(s => new { name = s.Name, first_layer = s.Descriptor.FirstLayer, end_layer = s.Descriptor.EndLayer }).ToArray(),
             };
-            var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage);
+            var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, parse.GetValue(force), storage)
+            {
+                StageMemory = () => session.MemoryReportAsync(cancellation).GetAwaiter().GetResult()
+                    .Select(r => new PruningReport.StageMemoryRow(r.Stage, r.Assignment.FirstLayer, r.Assignment.EndLayer, r.Memory)).ToArray(),
+            };
             if (clusterOptions.SharedOutput)
                 PrunedModelWriter.WriteShared(outputDir, inputs, staging =>
                 {

@@ -11,7 +11,7 @@ namespace NirvanaCluster.Engine.Tensors;
 /// of <see cref="ColumnQuantum"/> (a multiple of every register-block width in use) and a remainder narrower than
 /// that joins the last slab, so no slab degenerates into a matrix-vector product that a BLAS would route elsewhere.
 /// </summary>
-internal static class WeightSlabs
+public static class WeightSlabs
 {
     /// <summary>Scratch per slab, in floats (8 MiB).</summary>
     public const int SlabFloats = 1 << 21;
@@ -19,7 +19,7 @@ internal static class WeightSlabs
     /// <summary>lcm(64, 3): slab edges stay aligned to 4, 6, 8, 12, 16, 24, 32, 48 and 64-column micro-tiles.</summary>
     public const int ColumnQuantum = 192;
 
-    public static void Run(IGemm gemm, bool transA, bool transB, int m, int n, int k,
+    internal static void Run(IGemm gemm, bool transA, bool transB, int m, int n, int k,
         float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix b, float beta, Span<float> c, int ldc)
     {
         CheckShape(transB, n, k, b);
@@ -29,7 +29,7 @@ internal static class WeightSlabs
             return;
         }
         var width = SlabWidth(n, k);
-        var scratch = ArrayPool<float>.Shared.Rent(Math.Max(1, (width + ColumnQuantum) * k));
+        var scratch = ArrayPool<float>.Shared.Rent((int)Math.Max(1, ScratchFloats(n, k)));
         try
         {
             if (n == 0 || k == 0)
@@ -65,8 +65,25 @@ internal static class WeightSlabs
     public static int SlabWidth(int n, int k) =>
         (long)n * k <= SlabFloats ? Math.Max(n, 1) : Math.Max(ColumnQuantum, SlabFloats / Math.Max(k, 1) / ColumnQuantum * ColumnQuantum);
 
+    /// <summary>The widest slab of the partition: a full one, or the last with a narrow remainder joined to it.</summary>
+    public static int MaxSlabColumns(int n, int k)
+    {
+        var width = SlabWidth(n, k);
+        var widest = 0;
+        for (var j0 = 0; j0 < n;)
+        {
+            var cols = n - j0 - width < ColumnQuantum ? n - j0 : width;
+            widest = Math.Max(widest, cols);
+            j0 += cols;
+        }
+        return widest;
+    }
+
+    /// <summary>Floats of fp32 scratch a product with an [n, k] / [k, n] 16-bit weight takes (what the planner counts).</summary>
+    public static long ScratchFloats(int n, int k) => (long)MaxSlabColumns(n, k) * k;
+
     /// <summary>The weight must be exactly op(B) as stored: [n, k] for transB, [k, n] otherwise.</summary>
-    public static void CheckShape(bool transB, int n, int k, WeightMatrix b)
+    internal static void CheckShape(bool transB, int n, int k, WeightMatrix b)
     {
         ArgumentNullException.ThrowIfNull(b);
         var (rows, cols) = transB ? (n, k) : (k, n);

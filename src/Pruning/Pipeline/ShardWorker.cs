@@ -1,3 +1,4 @@
+using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Ops;
 using NirvanaCluster.Pruning.Compaction;
@@ -7,13 +8,16 @@ using NirvanaCluster.Pruning.Saliency;
 namespace NirvanaCluster.Pruning.Pipeline;
 
 /// <summary>
-/// Everything a node does with its shard, free of transport: forward with tapes kept per micro-batch in flight,
-/// backward that accumulates weight gradients, unit scores, compaction, and evaluation at the head. Not
-/// thread-safe: one caller at a time (the node actor's mailbox, or <see cref="LocalStage"/>'s single reader).
-/// Backward must visit micro-batches in ascending order so that gradient sums are bitwise reproducible.
+/// Everything a node does with its shard, free of transport: the stage core. Forward and backward of calibration
+/// passes under one of two schedules (<see cref="StageSchedule"/>): all-layers (tapes kept per micro-batch in
+/// flight, a gradient accumulator per layer) or layer-bounded (<see cref="LayerBoundedPass"/>: at most one layer's
+/// gradient); then unit scores, compaction, and evaluation at the head. Not thread-safe: one caller at a time (the
+/// node actor's mailbox, or <see cref="LocalStage"/>'s single reader). Backward must visit micro-batches in
+/// ascending order so that gradient sums are bitwise reproducible.
 /// </summary>
 public sealed class ShardWorker
 {
+    private static readonly Serilog.ILogger Log = Serilog.Log.ForContext<ShardWorker>();
     public LlamaShard Shard { get; }
     private readonly LayerGradients?[] _grads;
     private readonly Dictionary<int, LayerTape[]> _tapes = new();
@@ -21,11 +25,35 @@ public sealed class ShardWorker
     private LayerTape? _scratch;
     private (int Batch, int Positions) _shape;
     private int _lastBackward = -1;
+    private LayerBoundedPass? _bounded;          // the current pass, under the layer-bounded schedule
+    private LayerScores[]? _gradientScores;      // gradient-criterion scores of the last pass (its gradients are released)
+    private StageSchedule _passSchedule;
+    private long _plannedBytes, _peakManaged;
 
-    public ShardWorker(LlamaShard shard)
+    /// <param name="shard">the layers this stage holds</param>
+    /// <param name="schedule">the schedule of calibration passes (see <see cref="Schedule"/>)</param>
+    /// <param name="inFlight">micro-batches the driver keeps in flight, for the planned bytes the stage reports</param>
+    public ShardWorker(LlamaShard shard, StageSchedule schedule = StageSchedule.AllLayers, int inFlight = 4)
     {
         Shard = shard;
         _grads = new LayerGradients?[shard.Layers.Count];
+        Schedule = _passSchedule = schedule;
+        InFlight = inFlight;
+    }
+
+    /// <summary>The schedule of calibration passes; a change takes effect at the next <see cref="BeginPass"/>.</summary>
+    public StageSchedule Schedule { get; set; }
+
+    public int InFlight { get; }
+
+    /// <summary>Planned bytes (for the last pass's shape and schedule), peak RSS and peak managed heap so far.</summary>
+    public StageMemory Memory
+    {
+        get
+        {
+            SampleHeap();
+            return new StageMemory(_passSchedule.Name(), _plannedBytes, ProcessMemory.PeakResidentBytes(), _peakManaged);
+        }
     }
 
     /// <summary>Time spent computing since creation: the pipeline's idle fraction is measured against it.</summary>
@@ -34,13 +62,16 @@ public sealed class ShardWorker
 
     public StageDescriptor Descriptor => new(Shard.FirstLayer, Shard.EndLayer, Shard.HasEmbedding, Shard.HasHead);
 
-    /// <summary>Clears gradients and tapes for a new calibration pass.</summary>
+    /// <summary>Clears gradients and tapes for a new calibration pass, under the current <see cref="Schedule"/>.</summary>
     public void BeginPass()
     {
         foreach (var tapes in _tapes.Values) _freeTapes.Push(tapes);
         _tapes.Clear();
         for (var i = 0; i < _grads.Length; i++) _grads[i]?.Clear();
         _lastBackward = -1;
+        _gradientScores = null;
+        _passSchedule = Schedule;
+        _bounded = _passSchedule == StageSchedule.LayerBounded ? new LayerBoundedPass(Shard) : null;
     }
 
     /// <summary>
@@ -52,7 +83,11 @@ public sealed class ShardWorker
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences); }
-        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
+        finally
+        {
+            _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            SampleHeap();
+        }
     }
 
     private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences)
@@ -74,9 +109,12 @@ public sealed class ShardWorker
             var nll = SequenceNll(x, tokens, batch, positions);
             return new StepResult([], nll.Sum(), nll);
         }
+        if (microBatch == 0) Plan(batch, positions, totalSequences);
+        if (_passSchedule == StageSchedule.LayerBounded)
+            return (_bounded ??= new LayerBoundedPass(Shard)).Forward(microBatch, x, tokens, batch, positions, objective, totalSequences, Scratch(batch, positions));
         var tapes = RentTapes(batch, positions);
         _tapes[microBatch] = tapes;
-        Shard.ForwardLayers(x, batch, positions, tapes);
+        Shard.ForwardLayers(x, batch, positions, tapes, Scratch(batch, positions));
         if (!Shard.HasHead) return new StepResult(x, 0);
         var dx = new float[x.Length];
         var value = ObjectiveKinds.Create(objective, totalSequences).ForwardBackward(Shard, x, dx, tokens, batch, positions);
@@ -88,23 +126,82 @@ public sealed class ShardWorker
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         try { return BackwardCore(microBatch, dOutput); }
-        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
+        finally
+        {
+            _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            SampleHeap();
+        }
     }
 
     private float[]? BackwardCore(int microBatch, float[] dOutput)
     {
+        if (_bounded is not null) return _bounded.Backward(microBatch, dOutput);
+
         if (!_tapes.Remove(microBatch, out var tapes)) throw new InvalidOperationException($"micro-batch {microBatch} has no forward tape on stage [{Shard.FirstLayer}, {Shard.EndLayer})");
         if (microBatch <= _lastBackward) throw new InvalidOperationException($"backward of micro-batch {microBatch} after {_lastBackward}: order must ascend");
         _lastBackward = microBatch;
         for (var i = 0; i < _grads.Length; i++) _grads[i] ??= new LayerGradients(Shard.Layers[i]);
         var (batch, positions) = _shape;
+        if (dOutput.Length != batch * positions * Shard.Hidden)
+            throw new InvalidOperationException($"stage [{Shard.FirstLayer}, {Shard.EndLayer}) got a gradient of {dOutput.Length} floats for micro-batch {microBatch}, " +
+                                                "not one micro-batch's: the stage after it runs the layer-bounded schedule (it defers gradients and sends them all with the last micro-batch), so this one must too");
         Shard.BackwardLayers(dOutput, batch, positions, tapes, _grads, Scratch(batch, positions));
         _freeTapes.Push(tapes);
         return Shard.HasEmbedding ? null : dOutput;
     }
 
-    public LayerScores[] Scores(PruningMethod method, int seed) =>
-        Shard.Layers.Select((layer, i) => UnitSaliency.Score(layer, _grads[i], method, seed)).ToArray();
+    /// <summary>
+    /// Unit scores. For a gradient criterion they come from the last pass; computing them releases that pass's
+    /// gradients and tapes (asking again returns the same scores), so compaction runs without them.
+    /// </summary>
+    public LayerScores[] Scores(PruningMethod method, int seed)
+    {
+        if (!method.NeedsGradients()) return Shard.Layers.Select(layer => UnitSaliency.Score(layer, null, method, seed)).ToArray();
+        if (_gradientScores is null)
+        {
+            if (_bounded is not null)
+                _gradientScores = _bounded.Scores ?? throw new InvalidOperationException(
+                    $"stage [{Shard.FirstLayer}, {Shard.EndLayer}): the layer-bounded pass has not seen its last micro-batch's gradient yet");
+            else
+            {
+                if (_grads.Any(g => g is null)) throw new InvalidOperationException($"method {method.Name()} needs a calibration pass with gradients first");
+                _gradientScores = Shard.Layers.Select((layer, i) => UnitSaliency.Score(layer, _grads[i], method, seed)).ToArray();
+            }
+            ReleasePass();
+        }
+        return _gradientScores;
+    }
+
+    /// <summary>Drops gradients, tapes and kept activations, and has the GC return their pages before compaction.</summary>
+    private void ReleasePass()
+    {
+        SampleHeap();
+        Log.Debug("Stage [{First}, {End}) scored: releasing the pass; RSS {Rss:N0}, peak {Peak:N0}, managed heap {Managed:N0} bytes",
+            Shard.FirstLayer, Shard.EndLayer, ProcessMemory.ResidentBytes(), ProcessMemory.PeakResidentBytes(), GC.GetTotalMemory(false));
+        Array.Fill(_grads, null);
+        _tapes.Clear();
+        _freeTapes.Clear();
+        _scratch = null;
+        _bounded = null;
+        // Arrays of floats cost the collector nothing to mark; a blocking collection here keeps the peak at the live set.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        Log.Debug("Stage [{First}, {End}) released: RSS {Rss:N0}, managed heap {Managed:N0} bytes", Shard.FirstLayer, Shard.EndLayer,
+            ProcessMemory.ResidentBytes(), GC.GetTotalMemory(false));
+    }
+
+    /// <summary>The bytes the memory model counts for this stage, this pass's shape and schedule.</summary>
+    private void Plan(int batch, int positions, int totalSequences)
+    {
+        var extent = new StageExtent(Shard.FirstLayer, Shard.EndLayer, Shard.HasEmbedding, Shard.HasHead, MatrixElementBytes());
+        var need = StageMemoryModel.Need(Shard.Config, extent, new PassShape(batch, positions, totalSequences, InFlight));
+        _plannedBytes = need.BytesFor(_passSchedule);
+    }
+
+    /// <summary>Bytes per element of the shard's matrices (the widest when they differ).</summary>
+    private int MatrixElementBytes() =>
+        Shard.Tensors().Where(t => t.Data.Rows > 1).Select(t => t.Data.DType.ElementSize()).DefaultIfEmpty(4).Max();
+
+    private void SampleHeap() => _peakManaged = Math.Max(_peakManaged, GC.GetTotalMemory(false));
 
     /// <summary>The compacted layers for the plan's entries that fall in this shard.</summary>
     public LayerWeights[] Compact(IReadOnlyList<LayerPlan> plan) =>
