@@ -33,12 +33,12 @@ public sealed class ClusterSession : IAsyncDisposable
     }
 
     /// <param name="sequences">sequences per pass (for the memory plan; 0: one micro-batch per stage in flight)</param>
-    /// <param name="gradient">whether the passes differentiate (calibration) or only run forward</param>
+    /// <param name="objective">what the passes compute at the head (a gradient objective for calibration)</param>
     public static async Task<ClusterSession> StartAsync(ClusterOptions options, string modelPath, LlamaConfig config,
-        int microBatch, int positions, int inFlight, CancellationToken cancellation, int sequences = 0, bool gradient = true)
+        int microBatch, int positions, int inFlight, CancellationToken cancellation, int sequences = 0, ObjectiveKind objective = ObjectiveKind.MaxLogit)
     {
         options.Validated();
-        var pass = new PassShape(microBatch, positions, sequences > 0 ? sequences : microBatch * inFlight, inFlight, gradient);
+        var pass = new PassShape(microBatch, positions, sequences > 0 ? sequences : microBatch * inFlight, inFlight, objective);
         var elementBytes = MemoryPlan.MatrixElementBytes(modelPath);
         if (options.InProcess)
         {

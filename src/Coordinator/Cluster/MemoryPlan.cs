@@ -77,7 +77,7 @@ public static class MemoryPlan
     /// <summary>Forward-only work in this process (evaluate): refused up front when the models do not fit the budget.</summary>
     public static long CheckEvaluation(IReadOnlyList<(LlamaConfig Config, int ElementBytes)> models, int microBatch, int positions, long? budget)
     {
-        var pass = new PassShape(microBatch, positions, microBatch, 1, Gradient: false);
+        var pass = new PassShape(microBatch, positions, microBatch, 1, ObjectiveKind.SequenceNll);
         var needs = models.Select(m => StageMemoryModel.Need(m.Config, new StageExtent(0, m.Config.NumHiddenLayers, true, true, m.ElementBytes), pass)).ToArray();
         // One runtime, every model's weights, the largest forward's workspace.
         var total = StageMemoryModel.RuntimeBytes + needs.Sum(n => n.WeightBytes) + needs.Max(n => n.AllLayersBytes - n.WeightBytes - n.RuntimeBytes);

@@ -35,7 +35,7 @@ public static class DryRun
                         $"F {config.IntermediateSize}, V {config.VocabSize}{(config.TieWordEmbeddings ? ", tied" : "")}: {ParameterCounts.Of(config):N0} parameters, " +
                         $"matrices held at {elementBytes} bytes ({raw["torch_dtype"]?.GetValue<string>() ?? "no torch_dtype: assumed float32"})");
         text.AppendLine($"pass: {pass.Sequences} x {pass.Positions} tokens, micro-batch {pass.MicroBatch} ({pass.MicroBatches} micro-batches), {pass.InFlight} in flight" +
-                        (pass.Gradient ? "" : ", no gradient (the method needs none)"));
+                        (pass.Gradient ? $", objective {pass.Objective}" : ", no gradient (the method needs none)"));
         text.AppendLine($"placement: {placement}; schedule {(schedule is { } s ? s.Name() : "auto (all-layers where it fits, else layer-bounded)")}");
         var plan = LayerPartitioner.TryPlan(config, budgets, pass, elementBytes, schedule);
         if (plan is not null)

@@ -61,7 +61,7 @@ public static class PruneCommand
             var clusterOptions = memory.Apply(cluster.Read(parse), parse);
             if (memory.DryRun(parse))
                 return DryRun.Run(new DryRun.Request(ModelLocator.Resolve(parse.GetValue(model)), clusterOptions, memory.PlanNodes(parse),
-                    new PassShape(options.MicroBatchSize, parse.GetValue(seqLen), parse.GetValue(samples), options.MaxInFlight, options.Method.NeedsGradients())), Console.Out);
+                    new PassShape(options.MicroBatchSize, parse.GetValue(seqLen), parse.GetValue(samples), options.MaxInFlight, ObjectiveKinds.For(options.Method))), Console.Out);
             memory.PlanNodes(parse); // refused without --dry-run
             var outputDir = Path.GetFullPath(parse.GetValue(output) ?? throw new ArgumentException("--output is required (unless --dry-run)"));
             if (Directory.Exists(outputDir) && !parse.GetValue(force))
@@ -91,7 +91,7 @@ public static class PruneCommand
 
             var positions = sequences.Length > 0 ? sequences[0].Length : parse.GetValue(seqLen);
             await using var session = await ClusterSession.StartAsync(clusterOptions, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation,
-                sequences.Length > 0 ? sequences.Length : parse.GetValue(samples), options.Method.NeedsGradients());
+                sequences.Length > 0 ? sequences.Length : parse.GetValue(samples), ObjectiveKinds.For(options.Method));
             IReadOnlyList<IStage> stages = session.Stages;
             var job = new PruneJob(config, stages, options);
             PruneResult result;

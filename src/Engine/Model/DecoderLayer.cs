@@ -27,8 +27,8 @@ public static class DecoderLayer
         var q = tape.Q.AsSpan(0, n * qw);
         var k = tape.K.AsSpan(0, n * kvw);
         var v = tape.V.AsSpan(0, n * kvw);
-        var att = tape.Att.AsSpan(0, batch * w.Heads * positions * positions);
-        var attnOut = tape.AttnOut.AsSpan(0, n * qw);
+        var att = ws.Att.AsSpan(0, batch * w.Heads * positions * positions);
+        var attnOut = ws.AttnOut.AsSpan(0, n * qw);
         var mid = tape.Mid.AsSpan(0, n * d);
         var norm2 = ws.Norm2.AsSpan(0, n * d);
         var gate = tape.Gate.AsSpan(0, n * f);
@@ -57,8 +57,8 @@ public static class DecoderLayer
     /// <summary>
     /// dx holds dLoss/d(layer output) on entry and dLoss/d(layer input) on return. Weight gradients accumulate
     /// into <paramref name="grad"/> when given (null: activation gradients only). <paramref name="scratch"/> is
-    /// a full tape-shaped workspace distinct from <paramref name="tape"/>. The normed inputs and silu(gate) * up
-    /// are recomputed into it, bit for bit what forward computed.
+    /// a full tape-shaped workspace distinct from <paramref name="tape"/>. The normed inputs, silu(gate) * up and
+    /// the attention probabilities and output are recomputed into it, bit for bit what forward computed.
     /// </summary>
     public static void Backward(Span<float> dx, LayerWeights w, LayerTape tape, LayerGradients? grad, LayerTape scratch,
         Rope rope, int batch, int positions)
@@ -73,7 +73,8 @@ public static class DecoderLayer
         var dGate = scratch.Gate.AsSpan(0, n * f);      // holds silu(gate) * up until dGate overwrites it
         var dUp = scratch.Up.AsSpan(0, n * f);
         var dAttnOut = scratch.AttnOut.AsSpan(0, n * qw);
-        var dq = scratch.Q.AsSpan(0, n * qw);
+        var dq = scratch.Q.AsSpan(0, n * qw);            // holds the recomputed attention output until dq overwrites it
+        var att = scratch.Att.AsSpan(0, batch * w.Heads * positions * positions);
         var dk = scratch.K.AsSpan(0, n * kvw);
         var dv = scratch.V.AsSpan(0, n * kvw);
         var gate = tape.Gate.AsSpan(0, n * f);
@@ -94,9 +95,12 @@ public static class DecoderLayer
 
         // Attention branch; the residual passes dMid straight through to dx.
         dMid.CopyTo(dx);
-        Linear.Backward(dAttnOut, grad is null ? default : grad.OProj, grad?.OBias, dMid, tape.AttnOut.AsSpan(0, n * qw), w.OProj, n, qw, d);
-        CausalAttention.Backward(dq, dk, dv, dAttnOut, tape.Q.AsSpan(0, n * qw), tape.K.AsSpan(0, n * kvw), tape.V.AsSpan(0, n * kvw),
-            tape.Att.AsSpan(0, batch * w.Heads * positions * positions), batch, positions, w.Heads, w.KvHeads, w.HeadDim);
+        var q = tape.Q.AsSpan(0, n * qw);
+        var k = tape.K.AsSpan(0, n * kvw);
+        var v = tape.V.AsSpan(0, n * kvw);
+        CausalAttention.Forward(dq, att, q, k, v, batch, positions, w.Heads, w.KvHeads, w.HeadDim);
+        Linear.Backward(dAttnOut, grad is null ? default : grad.OProj, grad?.OBias, dMid, dq, w.OProj, n, qw, d);
+        CausalAttention.Backward(dq, dk, dv, dAttnOut, q, k, v, att, batch, positions, w.Heads, w.KvHeads, w.HeadDim);
         rope.Backward(dq, batch, positions, w.Heads);
         rope.Backward(dk, batch, positions, w.KvHeads);
         RmsNorm.Apply(normed, input, w.InputLayernorm, tape.Rstd1.AsSpan(0, n), n, d);

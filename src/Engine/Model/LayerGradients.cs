@@ -6,7 +6,7 @@ namespace NirvanaCluster.Engine.Model;
 /// </summary>
 public sealed class LayerGradients
 {
-    public int Index { get; }
+    public int Index { get; private set; }
     public float[] InputLayernorm { get; }          // [D]
     public float[] QProj { get; }                   // [H*Dh, D]
     public float[]? QBias { get; }                  // [H*Dh]
@@ -45,6 +45,19 @@ public sealed class LayerGradients
             VBias = new float[kv];
         }
         if (w.OBias is not null) OBias = new float[d];
+    }
+
+    /// <summary>
+    /// Zeroes the accumulators and takes them over for layer <paramref name="w"/> when it has the same sizes (true);
+    /// a layer-at-a-time backward reuses one set instead of leaving a layer's worth of garbage per layer.
+    /// </summary>
+    public bool TryReuseFor(LayerWeights w)
+    {
+        if (_shape != (w.Heads, w.KvHeads, w.HeadDim, w.Ffn, w.Hidden) || (QBias is not null) != w.HasBias || (OBias is not null) != (w.OBias is not null))
+            return false;
+        Clear();
+        Index = w.Index;
+        return true;
     }
 
     /// <summary>Bytes the accumulators for a layer of these sizes take (4 per parameter).</summary>

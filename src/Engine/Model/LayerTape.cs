@@ -4,8 +4,9 @@ namespace NirvanaCluster.Engine.Model;
 /// What one layer's forward keeps for its backward, for a micro-batch of B sequences of T positions (N = B*T).
 /// Allocated once per shape and reused across micro-batches. A tape made <see cref="ForBackward"/> keeps only what
 /// backward cannot cheaply recompute: the normed inputs and silu(gate) * up are recomputed from Input/Mid with the
-/// kept rstd and from Gate/Up (the same operations, so the same bits), which saves 2 D + F floats per token. Such a
-/// tape needs a full tape as workspace in forward; a full tape is its own workspace (inference scratch).
+/// kept rstd and from Gate/Up, the attention probabilities and output from Q/K/V (the same operations, so the same
+/// bits), which saves 2 D + F + H*Dh floats per token and B*H*T*T per micro-batch. Such a tape needs a full tape as
+/// workspace in forward; a full tape is its own workspace (inference scratch).
 /// </summary>
 public sealed class LayerTape
 {
@@ -15,8 +16,8 @@ public sealed class LayerTape
     public float[] Q;          // [N, H*Dh]   after rotary
     public float[] K;          // [N, Hkv*Dh] after rotary
     public float[] V;          // [N, Hkv*Dh]
-    public float[] Att;        // [B, H, T, T] softmax probabilities
-    public float[] AttnOut;    // [N, H*Dh]   attention output before o_proj
+    public float[] Att;        // [B, H, T, T] softmax probabilities (workspace; empty on a backward tape)
+    public float[] AttnOut;    // [N, H*Dh]   attention output before o_proj (workspace; empty on a backward tape)
     public float[] Mid;        // [N, D]  residual after attention
     public float[] Norm2;      // [N, D]  post_attention_layernorm output (workspace; empty on a backward tape)
     public float[] Rstd2;      // [N]
@@ -49,8 +50,8 @@ public sealed class LayerTape
         Q = new float[n * heads * headDim];
         K = new float[n * kvHeads * headDim];
         V = new float[n * kvHeads * headDim];
-        Att = new float[batch * heads * positions * positions];
-        AttnOut = new float[n * heads * headDim];
+        Att = workspace ? new float[batch * heads * positions * positions] : [];
+        AttnOut = workspace ? new float[n * heads * headDim] : [];
         Mid = new float[n * hidden];
         Norm2 = workspace ? new float[n * hidden] : [];
         Rstd2 = new float[n];
@@ -68,18 +69,16 @@ public sealed class LayerTape
         new(hidden, heads, kvHeads, headDim, ffn, batch, positions, workspace: false);
 
     /// <summary>Floats a backward tape of a layer with these sizes keeps per micro-batch (the memory planner's figure).</summary>
-    public static long BackwardFloats(long hidden, long heads, long kvHeads, long headDim, long ffn, long batch, long positions)
-    {
-        var n = batch * positions;
-        return n * (2 * hidden + 2 + 2 * heads * headDim + 2 * kvHeads * headDim + 2 * ffn) + batch * heads * positions * positions;
-    }
+    public static long BackwardFloats(long hidden, long heads, long kvHeads, long headDim, long ffn, long batch, long positions) =>
+        batch * positions * (2 * hidden + 2 + heads * headDim + 2 * kvHeads * headDim + 2 * ffn);
 
     /// <summary>Floats a full tape (workspace included) of these sizes holds.</summary>
     public static long FullFloats(long hidden, long heads, long kvHeads, long headDim, long ffn, long batch, long positions) =>
-        BackwardFloats(hidden, heads, kvHeads, headDim, ffn, batch, positions) + batch * positions * (2 * hidden + ffn);
+        BackwardFloats(hidden, heads, kvHeads, headDim, ffn, batch, positions) + batch * positions * (2 * hidden + ffn + heads * headDim)
+        + batch * heads * positions * positions;
 
     public bool Fits(LayerWeights w, int batch, int positions) =>
         batch * positions * w.Hidden <= Input.Length && batch * positions * w.Heads * w.HeadDim <= Q.Length
-        && batch * positions * w.KvHeads * w.HeadDim <= K.Length && batch * w.Heads * positions * positions <= Att.Length
+        && batch * positions * w.KvHeads * w.HeadDim <= K.Length && (!HasWorkspace || batch * w.Heads * positions * positions <= Att.Length)
         && batch * positions * w.Ffn <= Gate.Length;
 }

@@ -110,10 +110,17 @@ internal sealed class LayerBoundedPass(LlamaShard shard)
         var rope = shard.RopeFor(positions);
         var x = new float[(long)maxBatch * positions * shard.Hidden];
         var scores = new LayerScores[shard.Layers.Count];
+        LayerGradients? grad = null;
         for (var i = shard.Layers.Count - 1; i >= 0; i--)
         {
             var layer = shard.Layers[i];
-            var grad = new LayerGradients(layer);
+            if (grad is null || !grad.TryReuseFor(layer))
+            {
+                // Layers of another size (a pruned model): drop the old accumulators before taking new ones.
+                grad = null;
+                if (i < shard.Layers.Count - 1) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
+                grad = new LayerGradients(layer);
+            }
             for (var mb = 0; mb < _shapes.Count; mb++)
             {
                 var (batch, _) = _shapes[mb];

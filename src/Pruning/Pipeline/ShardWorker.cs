@@ -109,7 +109,7 @@ public sealed class ShardWorker
             var nll = SequenceNll(x, tokens, batch, positions);
             return new StepResult([], nll.Sum(), nll);
         }
-        if (microBatch == 0) Plan(batch, positions, totalSequences);
+        if (microBatch == 0) Plan(batch, positions, totalSequences, objective);
         if (_passSchedule == StageSchedule.LayerBounded)
             return (_bounded ??= new LayerBoundedPass(Shard)).Forward(microBatch, x, tokens, batch, positions, objective, totalSequences, Scratch(batch, positions));
         var tapes = RentTapes(batch, positions);
@@ -190,10 +190,10 @@ public sealed class ShardWorker
     }
 
     /// <summary>The bytes the memory model counts for this stage, this pass's shape and schedule.</summary>
-    private void Plan(int batch, int positions, int totalSequences)
+    private void Plan(int batch, int positions, int totalSequences, ObjectiveKind objective)
     {
         var extent = new StageExtent(Shard.FirstLayer, Shard.EndLayer, Shard.HasEmbedding, Shard.HasHead, MatrixElementBytes());
-        var need = StageMemoryModel.Need(Shard.Config, extent, new PassShape(batch, positions, totalSequences, InFlight));
+        var need = StageMemoryModel.Need(Shard.Config, extent, new PassShape(batch, positions, totalSequences, InFlight, objective));
         _plannedBytes = need.BytesFor(_passSchedule);
     }
 

@@ -8,9 +8,11 @@ namespace NirvanaCluster.Pruning.Pipeline;
 /// <param name="Positions">tokens per sequence (T)</param>
 /// <param name="Sequences">sequences in the pass (N)</param>
 /// <param name="InFlight">micro-batches the driver keeps in flight</param>
-/// <param name="Gradient">whether the pass differentiates (calibration) or only runs forward (evaluation, magnitude)</param>
-public sealed record PassShape(int MicroBatch, int Positions, int Sequences, int InFlight = 4, bool Gradient = true)
+/// <param name="Objective">what the head computes: a gradient objective (calibration) or a forward-only one (evaluation, magnitude)</param>
+public sealed record PassShape(int MicroBatch, int Positions, int Sequences, int InFlight = 4, ObjectiveKind Objective = ObjectiveKind.MaxLogit)
 {
+    public bool Gradient => Objective.HasGradient();
+
     public int MicroBatches => (Sequences + MicroBatch - 1) / MicroBatch;
     public long Tokens => (long)Sequences * Positions;
     public long MicroBatchTokens => (long)Math.Min(MicroBatch, Sequences) * Positions;
@@ -49,10 +51,10 @@ public static class StageMemoryModel
 {
     /// <summary>
     /// The process outside the model: the .NET runtime and its libraries, the actor system, OpenBLAS's per-thread
-    /// buffers, code and stacks. Measured on this project's machine as the peak RSS of a prune of a tiny model
-    /// (about 110 MiB); the rest is a margin for allocator slack and unreturned heap pages.
+    /// buffers, code and stacks. Measured on this project's machine as the peak RSS of `nirvana prune` on a tiny model
+    /// (70 MiB with either GEMM backend); the rest is a margin for OpenBLAS's panels in large products and heap slack.
     /// </summary>
-    public const long RuntimeBytes = 160L << 20;
+    public const long RuntimeBytes = 96L << 20;
 
     /// <summary>Bytes of one compaction part a node builds at a time (<c>ShardNodeActor.PartBytes</c>).</summary>
     public const long CompactionPartBytes = 32L << 20;
@@ -62,7 +64,7 @@ public static class StageMemoryModel
         pass.Validated();
         var gradient = pass.Gradient;
         var weights = WeightBytes(c, s);
-        var common = CommonPassBytes(c, s, pass, gradient);
+        var common = CommonPassBytes(c, s, pass);
         var allLayers = gradient ? AllLayersPassBytes(c, s, pass) : 0;
         var bounded = gradient ? LayerBoundedPassBytes(c, s, pass) : 0;
         var compaction = CompactionBytes(c, s);
@@ -91,15 +93,16 @@ public static class StageMemoryModel
     }
 
     /// <summary>What every pass needs: the inference scratch tape, activations in flight, the head's temporaries, GEMM slabs.</summary>
-    private static long CommonPassBytes(LlamaConfig c, StageExtent s, PassShape p, bool gradient)
+    private static long CommonPassBytes(LlamaConfig c, StageExtent s, PassShape p)
     {
         long d = c.HiddenSize, v = c.VocabSize, t = p.Positions, n = p.MicroBatchTokens;
+        var lmLoss = p.Objective == ObjectiveKind.LanguageModelLoss;
         var scratch = 4 * LayerTape.FullFloats(d, MaxHeads(c, s), MaxKvHeads(c, s), c.HeadDim, MaxFfn(c, s), Math.Min(p.MicroBatch, p.Sequences), t);
         // x for each micro-batch in flight and the one arriving; garbage of the previous ones until the GC runs.
         var activations = 4 * n * d * (2L * Math.Min(p.InFlight, p.MicroBatches) + 2);
         // Head: normed, dNormed, dx [n, D]; one sequence's logits (and their gradient for the LM loss) [T, V].
-        var head = s.Head ? 4 * (3 * n * d + n + (gradient ? 2 : 1) * t * v + 2 * v) : 0;
-        return scratch + activations + head + SlabBytes(c, s);
+        var head = s.Head ? 4 * (3 * n * d + n + (lmLoss ? 2 : 1) * t * v + 2 * v) : 0;
+        return scratch + activations + head + SlabBytes(c, s, lmLoss);
     }
 
     /// <summary>fp32 gradient accumulators for every layer, and a backward tape per micro-batch still waiting for its gradient.</summary>
@@ -156,13 +159,13 @@ public static class StageMemoryModel
     /// The fp32 scratch of the widest slab a 16-bit weight is widened into for OpenBLAS (<see cref="IGemm.SgemmWeight"/>):
     /// a few MiB, except the LM loss's backward through lm_head, whose k is the vocabulary.
     /// </summary>
-    private static long SlabBytes(LlamaConfig c, StageExtent s)
+    private static long SlabBytes(LlamaConfig c, StageExtent s, bool lmLoss)
     {
         if (s.MatrixElementBytes == 4) return 0;
         long d = c.HiddenSize, f = MaxFfn(c, s), v = c.VocabSize;
         long Slab(long cols, long k) => 4 * WeightSlabs.ScratchFloats((int)cols, (int)k);
         var layers = s.Layers > 0 ? Math.Max(Slab(f, d), Slab(d, f)) : 0;
-        var head = s.Head ? Math.Max(Slab(v, d), Slab(d, v)) : 0;
+        var head = s.Head ? (lmLoss ? Math.Max(Slab(v, d), Slab(d, v)) : Slab(v, d)) : 0;
         var embedding = s.Embedding ? Slab(v, d) : 0;
         return Math.Max(layers, Math.Max(head, embedding));
     }
