@@ -20,12 +20,15 @@ public sealed class ClusterSession : IAsyncDisposable
 
     private readonly ActorSystem _system;
     private readonly LocalNodeProcesses? _localNodes;
+    private readonly bool _inProcess;
 
     public IReadOnlyList<ActorStage> Stages { get; }
     public IReadOnlyList<StageAssignment> Assignments { get; }
 
-    private ClusterSession(ActorSystem system, LocalNodeProcesses? localNodes, IReadOnlyList<ActorStage> stages, IReadOnlyList<StageAssignment> assignments)
+    private ClusterSession(ActorSystem system, LocalNodeProcesses? localNodes, IReadOnlyList<ActorStage> stages, IReadOnlyList<StageAssignment> assignments,
+        bool inProcess)
     {
+        _inProcess = inProcess;
         _system = system;
         _localNodes = localNodes;
         Stages = stages;
@@ -45,7 +48,7 @@ public sealed class ClusterSession : IAsyncDisposable
             var whole = MemoryPlan.InProcess(config, pass, elementBytes, options.MemoryBudget, options.Schedule);
             var local = ActorSystem.Create(SystemName, new ActorSystemOptions { Logger = Log.Logger });
             var node = local.ActorOf(Props.Create(() => new ShardNodeActor()), ShardNodeActor.Name);
-            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, inFlight, cancellation);
+            return await LoadAsync(local, null, [("in-process", node)], [whole], modelPath, inFlight, cancellation, inProcess: true);
         }
 
         string secret;
@@ -108,7 +111,7 @@ public sealed class ClusterSession : IAsyncDisposable
     }
 
     private static async Task<ClusterSession> LoadAsync(ActorSystem system, LocalNodeProcesses? processes, IReadOnlyList<(string Name, ActorRef Ref)> nodes,
-        IReadOnlyList<StageAssignment> assignments, string modelPath, int inFlight, CancellationToken cancellation)
+        IReadOnlyList<StageAssignment> assignments, string modelPath, int inFlight, CancellationToken cancellation, bool inProcess = false)
     {
         var stages = assignments.Select((a, i) => new ActorStage(nodes[i].Name, nodes[i].Ref,
             new StageDescriptor(a.FirstLayer, a.EndLayer, a.Embedding, a.Head))).ToArray();
@@ -118,7 +121,7 @@ public sealed class ClusterSession : IAsyncDisposable
                 a.AllLayersBytes, a.LayerBoundedBytes);
         var jobId = Guid.NewGuid().ToString("N");
         await Task.WhenAll(stages.Zip(assignments).Select(p => p.First.LoadAsync(jobId, Path.GetFullPath(modelPath), cancellation, p.Second.Schedule, inFlight)));
-        return new ClusterSession(system, processes, stages, assignments);
+        return new ClusterSession(system, processes, stages, assignments, inProcess);
     }
 
     /// <summary>Each stage's planned and measured memory, logged one line per stage (in-process the peak is this process's).</summary>
@@ -130,6 +133,8 @@ public sealed class ClusterSession : IAsyncDisposable
             Log.Information("Stage {Stage} memory: schedule {Schedule}, planned {Planned:N0} bytes, peak RSS {Peak:N0} bytes ({Ratio:P0} of planned), peak managed heap {Managed:N0} bytes",
                 name, m.Schedule, m.PlannedBytes > 0 ? m.PlannedBytes : a.EstimatedBytes, m.PeakResidentBytes,
                 (double)m.PeakResidentBytes / Math.Max(1, m.PlannedBytes > 0 ? m.PlannedBytes : a.EstimatedBytes), m.PeakManagedBytes);
+        if (!_inProcess)
+            Log.Information("Coordinator memory: peak RSS {Peak:N0} bytes", ProcessMemory.PeakResidentBytes());
         return result;
     }
 

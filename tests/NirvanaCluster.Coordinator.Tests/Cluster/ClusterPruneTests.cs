@@ -26,6 +26,12 @@ public class ClusterPruneTests(ITestOutputHelper output)
             Assert.Equal(nodes, r.Stderr.Split('\n').Count(l => l.Contains("joined from")));
             AssertSameModel(single, clustered);
         }
+        // The layer-bounded schedule on every node gives the same bytes too.
+        var bounded = tiny.PathIn("nodes2-bounded");
+        var lb = CliRunner.Run([.. PruneArgs(tiny, bounded), "--nodes", "2", "--schedule", "layer-bounded"]);
+        Assert.True(lb.ExitCode == 0, lb.Stderr);
+        Assert.Equal(2, lb.Stderr.Split('\n').Count(l => l.Contains("memory: schedule layer-bounded, planned")));
+        AssertSameModel(single, bounded);
         var shared = tiny.PathIn("shared");
         var s = CliRunner.Run([.. PruneArgs(tiny, shared), "--nodes", "2", "--shared-output"]);
         Assert.True(s.ExitCode == 0, s.Stderr);
