@@ -101,6 +101,9 @@ public sealed class ActorStage(string name, ActorRef node, StageDescriptor descr
             while (!_fetched.ContainsKey(index))
             {
                 if (_nextPart >= compacted.Parts) throw new InvalidDataException($"stage {stage.Name}: tensor '{name}' is in none of its {compacted.Parts} parts");
+                // The previous part's tensors are written; collect them before the next arrives, or a whole
+                // model's worth of large-object garbage passes through the coordinator before the GC runs.
+                if (_nextPart > 0) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
                 var reply = stage.RequestAsync("compaction", new FetchPart { Part = _nextPart }, [], cancellation).GetAwaiter().GetResult();
                 var expected = compacted.PartSizes.Count > _nextPart ? compacted.PartSizes[_nextPart] : reply.Tensors.Count;
                 if (reply.Tensors.Count != expected)

@@ -15,6 +15,7 @@ public sealed class TensorAssembler
     private readonly TensorDescriptor _descriptor;
     private readonly ImmutableArray<long> _shape;
     private readonly float[]? _floats;
+    private readonly ushort[]? _halves;
     private readonly byte[]? _bytes;
     private readonly Memory<byte> _destination;
     private readonly int _chunkCount;
@@ -49,6 +50,12 @@ public sealed class TensorAssembler
             // Received straight into a float[] so the consumer gets floats without another copy.
             _floats = GC.AllocateUninitializedArray<float>(length / sizeof(float));
             _destination = new FloatArrayMemory(_floats).Memory;
+        }
+        else if (descriptor.Dtype is TensorDType.Bfloat16 or TensorDType.Float16)
+        {
+            // Likewise 16-bit weights into a ushort[], what a weight held at BF16/F16 is made of.
+            _halves = GC.AllocateUninitializedArray<ushort>(length / sizeof(ushort));
+            _destination = new UInt16ArrayMemory(_halves).Memory;
         }
         else
         {
@@ -97,8 +104,8 @@ public sealed class TensorAssembler
             throw new WireProtocolException($"{what}: sender says {end.TotalBytes} bytes, received {_received}");
         if (end.TotalCrc32C != _runningCrc)
             throw new WireProtocolException($"{what}: whole-tensor CRC-32C 0x{_runningCrc:X8} does not match the sender's 0x{end.TotalCrc32C:X8}");
-        return _floats is not null
-            ? TensorPayload.FromReceivedFloats(Name, _floats, _shape)
+        return _floats is not null ? TensorPayload.FromReceivedFloats(Name, _floats, _shape)
+            : _halves is not null ? TensorPayload.FromReceivedHalves(Name, _descriptor.Dtype, _halves, _shape)
             : TensorPayload.FromReceivedBytes(Name, _descriptor.Dtype, _bytes!, _shape);
     }
 }

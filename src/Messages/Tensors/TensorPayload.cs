@@ -61,7 +61,7 @@ public sealed class TensorPayload
         return new TensorPayload(name, dtype, ImmutableArray.Create(shape), new UInt16ArrayMemory(bits).Memory, null, bits);
     }
 
-    /// <summary>The ushort array behind a 16-bit tensor sent from one (in this process: no copy); false after a wire crossing.</summary>
+    /// <summary>The ushort array behind a 16-bit tensor sent from or received into one (no copy).</summary>
     public bool TryGetHalfArray(out ushort[] values)
     {
         values = _halves!;
@@ -75,6 +75,9 @@ public sealed class TensorPayload
     /// <summary>Wraps a float array that a receiver filled (no extra copy on arrival).</summary>
     internal static TensorPayload FromReceivedFloats(string name, float[] values, ImmutableArray<long> shape) =>
         new(name, TensorDType.Float32, shape, new FloatArrayMemory(values).Memory, values);
+
+    internal static TensorPayload FromReceivedHalves(string name, TensorDType dtype, ushort[] values, ImmutableArray<long> shape) =>
+        new(name, dtype, shape, new UInt16ArrayMemory(values).Memory, null, values);
 
     internal static TensorPayload FromReceivedBytes(string name, TensorDType dtype, byte[] data, ImmutableArray<long> shape) =>
         new(name, dtype, shape, data, null);
