@@ -140,7 +140,8 @@ public static class EvaluateCommand
         // The pipeline runs micro-batches of one length, so token files must have equal rows here.
         var datasets = FileDatasets(texts, tokenFiles, texts.Length > 0 ? TokenizerLoader.Load(dir) : null, config.VocabSize, length, equalLength: true);
         const int microBatch = 4;
-        await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation);
+        await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation,
+            datasets.Max(d => d.Sequences.Length), ObjectiveKind.SequenceNll);
         var results = new List<DatasetResult>();
         foreach (var (name, kind, sequences) in datasets)
         {
