@@ -17,9 +17,10 @@ public static class UnitSaliency
         var g = method.NeedsGradients() ? grad : null;
         int d = w.Hidden, dh = w.HeadDim, groupSize = w.Heads / w.KvHeads, f = w.Ffn;
 
+        var row = new float[d]; // one weight row widened to fp32 at a time
         var mlp = new double[f];
         for (var i = 0; i < f; i++)
-            mlp[i] = RowSum(w.GateProj, g?.GateProj, i * d, d) + RowSum(w.UpProj, g?.UpProj, i * d, d);
+            mlp[i] = RowSum(w.GateProj, g?.GateProj, i * d, d, row) + RowSum(w.UpProj, g?.UpProj, i * d, d, row);
         ColumnSums(w.DownProj, g?.DownProj, rows: d, columns: f, columnGroup: 1, mlp);
 
         var attention = new double[w.KvHeads];
@@ -27,9 +28,9 @@ public static class UnitSaliency
         for (var group = 0; group < w.KvHeads; group++)
         {
             double s = 0;
-            for (var r = group * qRows; r < (group + 1) * qRows; r++) s += RowSum(w.QProj, g?.QProj, r * d, d);
+            for (var r = group * qRows; r < (group + 1) * qRows; r++) s += RowSum(w.QProj, g?.QProj, r * d, d, row);
             for (var r = group * dh; r < (group + 1) * dh; r++)
-                s += RowSum(w.KProj, g?.KProj, r * d, d) + RowSum(w.VProj, g?.VProj, r * d, d);
+                s += RowSum(w.KProj, g?.KProj, r * d, d, row) + RowSum(w.VProj, g?.VProj, r * d, d, row);
             attention[group] = s;
         }
         ColumnSums(w.OProj, g?.OProj, rows: d, columns: w.Heads * dh, columnGroup: qRows, attention);
@@ -46,9 +47,9 @@ public static class UnitSaliency
     }
 
     /// <summary>Sum over one row of |W| (or |W * dW|); the row is widened to fp32 first (exact), so the sum is the fp32-held one.</summary>
-    private static double RowSum(WeightMatrix weight, float[]? grad, int offset, int length)
+    private static double RowSum(WeightMatrix weight, float[]? grad, int offset, int length, Span<float> scratch)
     {
-        Span<float> ws = length <= 4096 ? stackalloc float[length] : new float[length];
+        var ws = scratch[..length];
         weight.ToSingle(offset, length, ws);
         double s = 0;
         if (grad is null)
