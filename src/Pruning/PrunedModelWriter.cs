@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
 using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Plan;
 using NirvanaCluster.Pruning.Report;
@@ -30,14 +31,26 @@ public static class PrunedModelWriter
         DType DType,
         long MaxShardBytes = CheckpointWriteOptions.DefaultMaxShardBytes,
         IReadOnlyList<string>? OtherInputs = null, // e.g. the calibration file: the output may not touch it either
-        Sweep.ScoreSet? Scores = null);
+        Sweep.ScoreSet? Scores = null)
+    {
+        /// <summary>Each stage's memory, asked for once the weights are written (so compaction counts in the peaks), for report.md.</summary>
+        public Func<IReadOnlyList<PruningReport.StageMemoryRow>>? StageMemory { get; init; }
+    }
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
-        WithReportFiles(inputs, totalElapsed, extras =>
+        WithReportFiles(inputs, totalElapsed, (extras, finishReport) =>
         {
             var stream = new OrderedTensorStream(tensors.GetAsyncEnumerator());
             var layout = TensorLayout.Model(inputs.Result.PrunedConfig)
-                .Select(t => new NamedTensor(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToArray();
+                .Select(t => NamedTensor.FromWeight(t.Name, t.Shape, () => stream.Next(t.Name, t.Shape))).ToList();
+            // The extra files are copied after the last tensor is written: the report is completed just before.
+            var last = layout[^1];
+            layout[^1] = NamedTensor.FromWeight(last.Name, last.Shape, () =>
+            {
+                var weight = last.ProduceWeight!();
+                finishReport();
+                return weight;
+            });
             CheckpointWriter.Write(output, inputs.Result.PrunedConfig, layout, Options(inputs, extras));
         });
 
@@ -46,8 +59,13 @@ public static class PrunedModelWriter
     /// into the staging folder and returns the weight map; the rest is assembled around them.
     /// </summary>
     public static void WriteShared(string output, Inputs inputs, Func<string, Task<IReadOnlyDictionary<string, string>>> writeShards, TimeSpan totalElapsed) =>
-        WithReportFiles(inputs, totalElapsed, extras =>
-            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, staging => writeShards(staging).GetAwaiter().GetResult(), Options(inputs, extras)));
+        WithReportFiles(inputs, totalElapsed, (extras, finishReport) =>
+            CheckpointWriter.Assemble(output, inputs.Result.PrunedConfig, staging =>
+            {
+                var map = writeShards(staging).GetAwaiter().GetResult();
+                finishReport();
+                return map;
+            }, Options(inputs, extras)));
 
     private static CheckpointWriteOptions Options(Inputs inputs, string[] extras) => new()
     {
@@ -59,7 +77,7 @@ public static class PrunedModelWriter
         Inputs = [inputs.SourceModel, .. inputs.OtherInputs ?? []],
     };
 
-    private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[]> write)
+    private static void WithReportFiles(Inputs inputs, TimeSpan totalElapsed, Action<string[], Action> write)
     {
         var plan = inputs.Result.Plan;
         var temp = Path.GetTempPath();
@@ -74,8 +92,9 @@ public static class PrunedModelWriter
             File.WriteAllText(chartPath, KeptFractionChart.Render(plan,
                 $"Kept fraction per layer: method {plan.Method}, {plan.Allocation} allocation, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}"));
             var reportPath = Path.Combine(staging.FullName, "report.md");
-            File.WriteAllText(reportPath, PruningReport.Render(plan, inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel,
-                inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg"));
+            void Report(IReadOnlyList<PruningReport.StageMemoryRow>? memory) => File.WriteAllText(reportPath, PruningReport.Render(plan,
+                inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel, inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg", memory));
+            Report(null);
             var files = new List<string> { planPath, chartPath, reportPath };
             if (inputs.Scores is { } scores)
             {
@@ -84,7 +103,8 @@ public static class PrunedModelWriter
                 Sweep.ScoresFile.Write(scoresPath, scores);
                 files.Add(scoresPath);
             }
-            write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists).Concat(files).ToArray());
+            write(TokenizerFiles.Select(f => Path.Combine(inputs.SourceModel, f)).Where(File.Exists).Concat(files).ToArray(),
+                () => Report(inputs.StageMemory?.Invoke()));
         }
         finally
         {
@@ -95,15 +115,19 @@ public static class PrunedModelWriter
     /// <summary>Hands the streamed tensors to the writer one at a time, checking each arrives in layout order with its shape.</summary>
     private sealed class OrderedTensorStream(IAsyncEnumerator<ShardTensor> source)
     {
-        public ReadOnlyMemory<float> Next(string name, long[] shape)
+        public WeightMatrix Next(string name, long[] shape)
         {
             if (!source.MoveNextAsync().AsTask().GetAwaiter().GetResult())
                 throw new InvalidDataException($"the stages streamed back fewer tensors than the pruned model has: '{name}' is missing");
             var t = source.Current;
             if (t.Name != name) throw new InvalidDataException($"expected tensor '{name}' from the stages, got '{t.Name}'");
-            if (!t.Shape.SequenceEqual(shape))
+            if (t.Shape.Length > 0 && !t.Shape.SequenceEqual(shape))
                 throw new InvalidDataException($"tensor '{name}' came back with shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", shape)}]");
-            return t.Data;
+            var data = t.Produce();
+            var expected = shape.Aggregate(1L, (a, b) => a * b);
+            if (data.Length != expected)
+                throw new InvalidDataException($"tensor '{name}' came back with {data.Length} values, expected {expected} for shape [{string.Join(", ", shape)}]");
+            return data;
         }
     }
 }

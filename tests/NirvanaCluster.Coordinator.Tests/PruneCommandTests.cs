@@ -149,3 +149,48 @@ public class PruneCommandTests
         Assert.Contains("prune", CliRunner.Run("--help").Stdout);
     }
 }
+
+public class PruneOutputDTypeTests
+{
+    [Fact]
+    public void A_bf16_checkpoint_prunes_to_bf16_with_the_kept_rows_copied_bit_for_bit()
+    {
+        using var tiny = new TinyModel(dtype: DType.BF16);
+        var output = tiny.PathIn("pruned-bf16");
+        var r = CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4", "--gamma", "1", "--output", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var source = Checkpoint.Open(tiny.ModelDir);
+        using var pruned = Checkpoint.Open(output);
+        Assert.Equal(DType.BF16, pruned.WeightDType);
+        Assert.All(pruned.TensorNames, n => Assert.Equal(DType.BF16, pruned.Info(n).DType));
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "config.json")));
+        Assert.Equal("bfloat16", config.RootElement.GetProperty("torch_dtype").GetString());
+
+        // Each kept gate_proj row is the source's row, byte for byte; unpruned tensors are copied whole.
+        using var plan = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "pruning-plan.json")));
+        var d = tiny.Config.HiddenSize;
+        var src = Bytes(source, "model.layers.1.mlp.gate_proj.weight");
+        var dst = Bytes(pruned, "model.layers.1.mlp.gate_proj.weight");
+        var kept = plan.RootElement.GetProperty("layers")[1].GetProperty("kept_mlp_neurons").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        for (var i = 0; i < kept.Length; i++)
+            Assert.True(src.AsSpan(kept[i] * d * 2, d * 2).SequenceEqual(dst.AsSpan(i * d * 2, d * 2)), $"row {kept[i]}");
+        Assert.Equal(Bytes(source, "model.embed_tokens.weight"), Bytes(pruned, "model.embed_tokens.weight"));
+
+        // --dtype still overrides: F32 output holds exactly the BF16 values widened.
+        var wide = tiny.PathIn("pruned-f32");
+        Assert.Equal(0, CliRunner.Run("prune", "--model", tiny.ModelDir, "--calibration", tiny.Tokens, "--sparsity", "0.4", "--gamma", "1",
+            "--dtype", "f32", "--output", wide).ExitCode);
+        using var widened = Checkpoint.Open(wide);
+        Assert.Equal(DType.F32, widened.WeightDType);
+        foreach (var name in pruned.TensorNames)
+            Assert.Equal(pruned.ReadFloat32(name), widened.ReadFloat32(name));
+    }
+
+    private static byte[] Bytes(Checkpoint checkpoint, string tensor)
+    {
+        using var file = SafeTensorsFile.Open(checkpoint.FileOf(tensor));
+        var bytes = new byte[file.Info(tensor).ByteLength];
+        file.ReadBytes(tensor, bytes);
+        return bytes;
+    }
+}

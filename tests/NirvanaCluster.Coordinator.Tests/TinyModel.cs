@@ -12,7 +12,7 @@ public sealed class TinyModel : IDisposable
     public string Tokens => Path.Combine(Root, "calibration.json");
     public LlamaConfig Config { get; }
 
-    public TinyModel(int layers = 3, int seed = 1, Func<LlamaConfig, LlamaConfig>? adjust = null)
+    public TinyModel(int layers = 3, int seed = 1, Func<LlamaConfig, LlamaConfig>? adjust = null, DType dtype = DType.F32)
     {
         Config = new LlamaConfig
         {
@@ -21,7 +21,8 @@ public sealed class TinyModel : IDisposable
         };
         if (adjust is not null) Config = adjust(Config);
         var shard = RandomWeights.Create(Config, seed, std: 0.1f);
-        CheckpointWriter.Write(ModelDir, Config, shard.Tensors().Select(t => new NamedTensor(t.Name, t.Shape, t.Data)));
+        CheckpointWriter.Write(ModelDir, Config, shard.Tensors().Select(t => new NamedTensor(t.Name, t.Shape, t.Data)),
+            new CheckpointWriteOptions { DType = dtype });
         var rng = new Random(seed);
         var rows = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, 16).Select(_ => rng.Next(Config.VocabSize)).ToArray()).ToArray();
         File.WriteAllText(Tokens, JsonSerializer.Serialize(rows));

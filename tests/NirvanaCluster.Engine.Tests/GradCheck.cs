@@ -5,15 +5,21 @@ namespace NirvanaCluster.Engine.Tests;
 /// <summary>Central finite differences against an analytic gradient, on a sample of coordinates.</summary>
 public static class GradCheck
 {
-    public static void Check(string name, float[] parameter, ReadOnlySpan<float> analytic, Func<double> loss,
+    /// <summary>A weight held as fp32 (the finite differences perturb its values in place).</summary>
+    public static void Check(string name, NirvanaCluster.Engine.Tensors.WeightMatrix parameter, ReadOnlySpan<float> analytic, Func<double> loss,
+        ITestOutputHelper? output = null, int samples = 48, int seed = 7, float h = 1e-2f, double atol = 2e-3, double rtol = 2e-2)
+        => Check(name, parameter.Single, analytic, loss, output, samples, seed, h, atol, rtol);
+
+    public static void Check(string name, Span<float> parameter, ReadOnlySpan<float> analytic, Func<double> loss,
         ITestOutputHelper? output = null, int samples = 48, int seed = 7, float h = 1e-2f, double atol = 2e-3, double rtol = 2e-2)
     {
         Assert.Equal(parameter.Length, analytic.Length);
         var rng = new Random(seed);
-        var count = Math.Min(samples, parameter.Length);
-        var indices = count == parameter.Length
+        var length = parameter.Length;
+        var count = Math.Min(samples, length);
+        var indices = count == length
             ? Enumerable.Range(0, count).ToArray()
-            : Enumerable.Range(0, count).Select(_ => rng.Next(parameter.Length)).ToArray();
+            : Enumerable.Range(0, count).Select(_ => rng.Next(length)).ToArray();
         double maxDiff = 0, maxAbs = 0;
         foreach (var i in indices)
         {

@@ -27,10 +27,10 @@ public class CompactionTests(ITestOutputHelper output)
             int qw = layer.Heads * layer.HeadDim, gw = qw / layer.KvHeads;
             for (var g = 0; g < layer.KvHeads; g++)
                 if (!plan.KeptKvGroups.Contains(g))
-                    for (var r = 0; r < layer.Hidden; r++) Array.Clear(layer.OProj, r * qw + g * gw, gw);
+                    for (var r = 0; r < layer.Hidden; r++) layer.OProj.Single.Slice(r * qw + g * gw, gw).Clear();
             for (var i = 0; i < layer.Ffn; i++)
                 if (!plan.KeptMlpNeurons.Contains(i))
-                    for (var r = 0; r < layer.Hidden; r++) layer.DownProj[r * layer.Ffn + i] = 0;
+                    for (var r = 0; r < layer.Hidden; r++) layer.DownProj.Single[r * layer.Ffn + i] = 0;
         }
         var prunedConfig = Compactor.PrunedConfig(config, plans).Validated("pruned");
         var pruned = new LlamaShard(prunedConfig, 0, dense.Layers.Zip(plans, Compactor.Compact).ToArray(),
@@ -57,11 +57,11 @@ public class CompactionTests(ITestOutputHelper output)
         int d = layer.Hidden, dh = layer.HeadDim, g = 2;
         Assert.Equal((4, 2, 8), (c.Heads, c.KvHeads, c.Ffn));
         // q rows of group 3 (heads 6, 7) land at compacted heads 2, 3.
-        Assert.Equal(layer.QProj.AsSpan(3 * g * dh * d, g * dh * d).ToArray(), c.QProj.AsSpan(1 * g * dh * d, g * dh * d).ToArray());
+        Assert.Equal(layer.QProj.Single.Slice(3 * g * dh * d, g * dh * d).ToArray(), c.QProj.Single.Slice(1 * g * dh * d, g * dh * d).ToArray());
         Assert.Equal(layer.KBias!.AsSpan(1 * dh, dh).ToArray(), c.KBias!.AsSpan(0, dh).ToArray());
-        Assert.Equal(layer.OProj[5 * layer.Heads * dh + 3 * g * dh + 1], c.OProj[5 * c.Heads * dh + 1 * g * dh + 1]);
-        Assert.Equal(layer.GateProj.AsSpan(47 * d, d).ToArray(), c.GateProj.AsSpan(7 * d, d).ToArray());
-        Assert.Equal(layer.DownProj[2 * 48 + 20], c.DownProj[2 * 8 + 5]);
+        Assert.Equal(layer.OProj.Single[5 * layer.Heads * dh + 3 * g * dh + 1], c.OProj.Single[5 * c.Heads * dh + 1 * g * dh + 1]);
+        Assert.Equal(layer.GateProj.Single.Slice(47 * d, d).ToArray(), c.GateProj.Single.Slice(7 * d, d).ToArray());
+        Assert.Equal(layer.DownProj.Single[2 * 48 + 20], c.DownProj.Single[2 * 8 + 5]);
     }
 
     [Fact]

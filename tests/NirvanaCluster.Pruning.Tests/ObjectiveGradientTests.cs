@@ -40,14 +40,14 @@ public class ObjectiveGradientTests(ITestOutputHelper output)
             foreach (var ((name, w, _), (_, g, _)) in layer.Tensors().Zip(grad.Tensors()))
                 for (var k = 0; k < 6; k++)
                 {
-                    var i = rng.Next(w.Length);
-                    var saved = w[i];
+                    var i = rng.Next((int)w.Length);
+                    var saved = w.Single[i];
                     const float h = 3e-3f;
-                    w[i] = saved + h;
+                    w.Single[i] = saved + h;
                     var plus = Objective();
-                    w[i] = saved - h;
+                    w.Single[i] = saved - h;
                     var minus = Objective();
-                    w[i] = saved;
+                    w.Single[i] = saved;
                     // A max over positions is piecewise smooth: where an arg-max changes inside [-h, h] the two
                     // one-sided slopes disagree, and no derivative exists to compare with. Skip those points.
                     var right = (plus - f0) / h;
@@ -95,9 +95,9 @@ public class ObjectiveGradientTests(ITestOutputHelper output)
         }
     }
 
-    internal static LayerWeights[] GradientsOf(ShardWorker worker)
+    internal static LayerGradients[] GradientsOf(ShardWorker worker)
     {
         var field = typeof(ShardWorker).GetField("_grads", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return ((LayerWeights?[])field.GetValue(worker)!).Select(g => g!).ToArray();
+        return ((LayerGradients?[])field.GetValue(worker)!).Select(g => g!).ToArray();
     }
 }

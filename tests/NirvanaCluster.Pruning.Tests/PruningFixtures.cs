@@ -34,4 +34,8 @@ public static class PruningFixtures
 
     public static LocalStage[] Stages(params LlamaShard[] shards) =>
         shards.Select((s, i) => new LocalStage($"local-{i}", new ShardWorker(s))).ToArray();
+
+    /// <summary>Stages with the given schedule each (one schedule for all when a single one is given).</summary>
+    public static LocalStage[] Stages(StageSchedule[] schedules, params LlamaShard[] shards) =>
+        shards.Select((s, i) => new LocalStage($"local-{i}", new ShardWorker(s, schedules[schedules.Length == 1 ? 0 : i]))).ToArray();
 }

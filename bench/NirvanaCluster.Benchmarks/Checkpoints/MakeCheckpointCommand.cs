@@ -12,9 +12,9 @@ namespace NirvanaCluster.Benchmarks.Checkpoints;
 public static class MakeCheckpointCommand
 {
     public const string Usage = "Options: --output DIR (required), --hidden D (1024), --layers L (8), --heads H (16), --kv-heads Hkv (8), " +
-        "--ffn F (2816), --vocab V (8000), --seed K (1), --force (replace DIR).";
+        "--ffn F (2816), --vocab V (8000), --seed K (1), --dtype f32|bf16|f16 (f32), --tied (lm_head shares the embedding), --force (replace DIR).";
 
-    private sealed record Options(string Output, LlamaConfig Config, int Seed, bool Force);
+    private sealed record Options(string Output, LlamaConfig Config, int Seed, bool Force, DType DType);
 
     public static int Run(string[] args)
     {
@@ -31,12 +31,12 @@ public static class MakeCheckpointCommand
         }
 
         var clock = Stopwatch.StartNew();
-        var model = RandomWeights.Create(options.Config, options.Seed, std: 0.02f);
+        var model = RandomWeights.Create(options.Config, options.Seed, std: 0.02f, storage: options.DType); // held as written: a 3B model in BF16 is 6 GB
         try
         {
             CheckpointWriter.Write(options.Output, options.Config,
                 model.Tensors().Select(t => new NamedTensor(t.Name, t.Shape, t.Data)),
-                new CheckpointWriteOptions { Force = options.Force });
+                new CheckpointWriteOptions { Force = options.Force, DType = options.DType });
         }
         catch (IOException e)
         {
@@ -45,7 +45,7 @@ public static class MakeCheckpointCommand
         }
         var c = options.Config;
         Console.WriteLine($"wrote {Path.GetFullPath(options.Output)}: {model.ParameterCount:N0} parameters (D {c.HiddenSize}, L {c.NumHiddenLayers}, " +
-            $"H {c.NumAttentionHeads}, Hkv {c.NumKeyValueHeads}, F {c.IntermediateSize}, V {c.VocabSize}, seed {options.Seed}), {clock.Elapsed.TotalSeconds:F1} s");
+            $"H {c.NumAttentionHeads}, Hkv {c.NumKeyValueHeads}, F {c.IntermediateSize}, V {c.VocabSize}{(c.TieWordEmbeddings ? ", tied" : "")}, {options.DType.SafeTensorsName()}, seed {options.Seed}), {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 
@@ -54,6 +54,8 @@ public static class MakeCheckpointCommand
         string? output = null;
         int hidden = 1024, layers = 8, heads = 16, kvHeads = 8, ffn = 2816, vocab = 8000, seed = 1;
         var force = false;
+        var tied = false;
+        var dtype = DType.F32;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -67,6 +69,15 @@ public static class MakeCheckpointCommand
                 case "--vocab": vocab = PositiveInt(args, ref i); break;
                 case "--seed": seed = NonNegativeInt(args, ref i); break;
                 case "--force": force = true; break;
+                case "--tied": tied = true; break;
+                case "--dtype":
+                    var text = NextValue(args, ref i);
+                    dtype = text.ToLowerInvariant() switch
+                    {
+                        "f32" => DType.F32, "bf16" => DType.BF16, "f16" => DType.F16,
+                        _ => throw new ArgumentException($"--dtype expects f32, bf16 or f16, got '{text}'"),
+                    };
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
@@ -79,11 +90,11 @@ public static class MakeCheckpointCommand
             NumKeyValueHeads = kvHeads,
             IntermediateSize = ffn,
             VocabSize = vocab,
-            TieWordEmbeddings = false,
+            TieWordEmbeddings = tied,
             BosTokenId = 1,
             EosTokenId = 2,
         }.Validated("make-checkpoint options");
-        return new Options(output, config, seed, force);
+        return new Options(output, config, seed, force, dtype);
     }
 
     private static int PositiveInt(string[] args, ref int i)

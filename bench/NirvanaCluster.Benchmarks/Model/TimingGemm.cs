@@ -41,4 +41,15 @@ public sealed class TimingGemm(IGemm inner) : IGemm
         Interlocked.Increment(ref _calls);
         lock (_flopsLock) _flops += 2.0 * m * n * k;
     }
+
+    /// <summary>Forwards to the inner backend's own weight path (the managed one widens while packing), timed as one call.</summary>
+    public void SgemmWeight(bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix b, float beta, Span<float> c, int ldc)
+    {
+        var start = Stopwatch.GetTimestamp();
+        inner.SgemmWeight(transA, transB, m, n, k, alpha, a, lda, b, beta, c, ldc);
+        Interlocked.Add(ref _ticks, Stopwatch.GetTimestamp() - start);
+        Interlocked.Increment(ref _calls);
+        lock (_flopsLock) _flops += 2.0 * m * n * k;
+    }
 }

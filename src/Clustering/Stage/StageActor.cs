@@ -80,6 +80,15 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
             });
         });
         Receive<Compact>(OnCompact);
+        Receive<QueryMemory>(_ =>
+        {
+            var worker = _worker!;
+            Reply("memory report", () =>
+            {
+                var m = worker.Memory;
+                return new MemoryReport { Schedule = m.Schedule, PlannedBytes = m.PlannedBytes, PeakResidentBytes = m.PeakResidentBytes, PeakManagedBytes = m.PeakManagedBytes };
+            });
+        });
         Receive<LoadMasks>(m =>
         {
             var worker = _worker!;
@@ -204,7 +213,8 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var checkpoint = Checkpoint.Open(m.ModelPath);
             var shard = ShardLoader.Load(checkpoint, m.FirstLayer, m.EndLayer, m.Embedding, m.Head);
-            return new LoadFinished(m, new ShardWorker(shard), clock.Elapsed.TotalSeconds, null, replyTo);
+            var schedule = m.Schedule.Length == 0 ? StageSchedule.AllLayers : StageSchedules.Parse(m.Schedule);
+            return new LoadFinished(m, new ShardWorker(shard, schedule, m.InFlight > 0 ? m.InFlight : 4), clock.Elapsed.TotalSeconds, null, replyTo);
         }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : new LoadFinished(m, null, 0, t.Exception?.InnerException ?? new OperationCanceledException(), replyTo))
           .PipeTo(Self);
         Become(Loading);
@@ -276,10 +286,10 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
                 Reply("compaction", () =>
                 {
                     FaultInjection.At("compaction");
-                    var tensors = ShardTensors.Of(worker.Shard, worker.Compact(plan));
-                    SafeTensorsWriter.Write(file.Path, tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data)).ToArray(), dtype,
+                    var tensors = worker.CompactTensors(plan);
+                    SafeTensorsWriter.Write(file.Path, tensors.Select(t => NamedTensor.FromWeight(t.Name, t.Shape, t.Produce)).ToArray(), dtype,
                         new Dictionary<string, string> { ["format"] = "pt" });
-                    return Compacted(tensors);
+                    return Compacted(tensors.Select(t => t.Name), 0);
                 });
                 break;
             case Compact.TargetOneofCase.StreamBack:
@@ -289,17 +299,21 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
                     var link = dataPlane.ConnectAsync(target.Endpoint, target.Token.ToByteArray(), name, CancellationToken.None).GetAwaiter().GetResult();
                     try
                     {
-                        var tensors = ShardTensors.Of(worker.Shard, worker.Compact(plan));
+                        // Built one tensor at a time from the held weights and sent at its stored dtype (a BF16 weight as BF16).
+                        var tensors = worker.CompactTensors(plan);
+                        long bytes = 0;
                         for (var i = 0; i < tensors.Count; i++)
                         {
                             // Midway through the stream, so that a loss here leaves the coordinator with part of it.
                             if (i == tensors.Count / 2) FaultInjection.At("compaction");
                             var t = tensors[i];
-                            link.SendAsync(new DataPacket(PacketKind.Weights, 0, -1, 0, 0, [DataTensor.Floats(t.Name, t.Data, t.Shape)]), CancellationToken.None)
+                            var weight = t.Produce();
+                            bytes += weight.ByteLength;
+                            link.SendAsync(new DataPacket(PacketKind.Weights, 0, -1, 0, 0, [WeightTensors.ToData(t.Name, t.Shape, weight)]), CancellationToken.None)
                                 .AsTask().GetAwaiter().GetResult();
                         }
                         link.CloseAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-                        return Compacted(tensors);
+                        return Compacted(tensors.Select(t => t.Name), bytes);
                     }
                     finally
                     {
@@ -313,10 +327,10 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
-    private static Compacted Compacted(IReadOnlyList<ShardTensor> tensors)
+    private static Compacted Compacted(IEnumerable<string> names, long bytes)
     {
-        var c = new Compacted { Bytes = tensors.Sum(t => 4L * t.Data.Length) };
-        c.Tensors.AddRange(tensors.Select(t => t.Name));
+        var c = new Compacted { Bytes = bytes };
+        c.Tensors.AddRange(names);
         return c;
     }
 
@@ -341,7 +355,7 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
     };
 
     private bool SameShard(LoadShard m) => _loaded is { } l && l.ModelPath == m.ModelPath && l.FirstLayer == m.FirstLayer
-        && l.EndLayer == m.EndLayer && l.Embedding == m.Embedding && l.Head == m.Head;
+        && l.EndLayer == m.EndLayer && l.Embedding == m.Embedding && l.Head == m.Head && l.Schedule == m.Schedule;
 
     private static StageFailure Failure(string operation, string message) => new() { Operation = operation, Message = message, MicroBatch = -1 };
 

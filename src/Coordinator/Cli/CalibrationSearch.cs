@@ -1,7 +1,6 @@
-using NirvanaCluster.Engine.Model;
+using System.Collections.Concurrent;
+using NirvanaCluster.Coordinator.Run;
 using NirvanaCluster.Pruning;
-using NirvanaCluster.Pruning.Compaction;
-using NirvanaCluster.Pruning.Evaluation;
 using NirvanaCluster.Pruning.Pipeline;
 using Serilog;
 
@@ -10,7 +9,9 @@ namespace NirvanaCluster.Coordinator.Cli;
 /// <summary>
 /// KL-guided calibration selection (NIRVANA.md section 5): each candidate calibration set (drawn with its own seed)
 /// prunes the model; each pruned model is compared with the dense one on a fixed held-out set (the authors: 128
-/// sequences of 64 tokens, one seed) by KL(dense || pruned) per token, and the lowest wins.
+/// sequences of 64 tokens, one seed) by KL(dense || pruned) per token, with its removed units masked, and the lowest
+/// wins. Candidates run side by side when the session has several pipelines (disjoint node groups), each taking the
+/// next seed; every candidate's scores, plan and KL are what it gives alone, so the choice does not depend on that.
 /// </summary>
 public static class CalibrationSearch
 {
@@ -22,35 +23,52 @@ public static class CalibrationSearch
 
     public sealed record Outcome(PruneResult Best, Candidate Chosen, IReadOnlyList<Candidate> Candidates);
 
-    public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, string spec, string modelDir, LlamaConfig config, int samples, int seqLen,
-        IPipeline pipeline, PruneOptions options, CancellationToken cancellation)
+    public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, CalibrationSource source, PruneRequest request, Engine.Model.LlamaConfig config,
+        IReadOnlyList<IPipeline> pipelines, CancellationToken cancellation)
     {
         if (seeds.Count == 0) throw new ArgumentException("--calibration-seeds needs at least one seed");
         if (seeds.Distinct().Count() != seeds.Count) throw new ArgumentException("--calibration-seeds lists a seed twice");
         if (seeds.Contains(HeldOutSeed)) throw new ArgumentException($"--calibration-seeds: {HeldOutSeed} is the held-out set's seed; calibration must use another");
-        var dense = Engine.Checkpoints.ShardLoader.LoadAll(modelDir);
-        var (heldOut, heldOutDescription) = CalibrationLoader.Load(spec, modelDir, config, HeldOutSequences, Math.Min(HeldOutLength, seqLen), HeldOutSeed);
-        Log.Information("Calibration search over seeds {Seeds}; held-out set: {HeldOut}", string.Join(", ", seeds), heldOutDescription);
-        var candidates = new List<Candidate>();
-        PruneResult? best = null;
-        var bestKl = double.PositiveInfinity;
-        foreach (var seed in seeds)
+        var options = request.Options;
+        var (heldOut, heldOutDescription) = await source.LoadAsync(pipelines[0], HeldOutSequences, Math.Min(HeldOutLength, request.SeqLen), HeldOutSeed, cancellation);
+        Log.Information("Calibration search over seeds {Seeds} on {Pipelines} pipeline(s); held-out set: {HeldOut}",
+            string.Join(", ", seeds), pipelines.Count, heldOutDescription);
+
+        var results = new (PruneResult Result, Candidate Candidate)?[seeds.Count];
+        var next = new ConcurrentQueue<int>(Enumerable.Range(0, seeds.Count));
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        async Task Work(IPipeline pipeline)
         {
-            var (sequences, description) = CalibrationLoader.Load(spec, modelDir, config, samples, seqLen, seed);
-            PruneResult result;
-            using (var progress = new ProgressLine($"calibration seed {seed}"))
-                result = await new PruneJob(config, pipeline, options with { Seed = seed }).PlanAsync(sequences, progress, cancellation);
-            var kl = KlDivergence.Evaluate(dense, Compactor.CompactModel(dense, result.Plan.Layers), heldOut);
-            Log.Information("Seed {Seed}: KL(dense || pruned) = {Kl:F5} per held-out token", seed, kl);
-            candidates.Add(new Candidate(seed, kl, description));
-            if (kl < bestKl)
+            while (next.TryDequeue(out var i))
             {
-                best = result;
-                bestKl = kl;
+                var seed = seeds[i];
+                var (sequences, description) = await source.LoadAsync(pipeline, request.Samples, request.SeqLen, seed, failed.Token);
+                var job = new PruneJob(config, pipeline, options with { Seed = seed });
+                PruneResult result;
+                using (var progress = new ProgressLine($"calibration seed {seed}"))
+                    result = await job.PlanAsync(sequences, progress, failed.Token);
+                var evaluation = await pipeline.EvaluateMaskedAsync(heldOut, [result.Plan.Layers], options.MicroBatchSize, options.MaxInFlight, null, failed.Token);
+                var kl = evaluation.Candidates[0].Kl;
+                Log.Information("Seed {Seed}: KL(dense || pruned) = {Kl:F5} per held-out token", seed, kl);
+                results[i] = (result, new Candidate(seed, kl, description));
             }
         }
-        var chosen = candidates.First(c => c.Kl == bestKl);
-        Log.Information("Chose calibration seed {Seed} (KL {Kl:F5})", chosen.Seed, chosen.Kl);
-        return new Outcome(best!, chosen, candidates);
+        var workers = pipelines.Select(Work).ToArray();
+        try
+        {
+            await Task.WhenAll(workers);
+        }
+        catch
+        {
+            await failed.CancelAsync();
+            var root = workers.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => e is not OperationCanceledException);
+            if (root is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(root);
+            throw;
+        }
+        var candidates = results.Select(r => r!.Value.Candidate).ToArray();
+        // The first lowest in seed order: the same choice however the candidates were spread over pipelines.
+        var best = Enumerable.Range(0, candidates.Length).MinBy(i => candidates[i].Kl);
+        Log.Information("Chose calibration seed {Seed} (KL {Kl:F5})", candidates[best].Seed, candidates[best].Kl);
+        return new Outcome(results[best]!.Value.Result, candidates[best], candidates);
     }
 }

@@ -21,6 +21,10 @@ public sealed record ClusterOptions
     /// <summary>How long to wait for a node with room for a lost stage to join.</summary>
     public TimeSpan RejoinTimeout { get; init; } = TimeSpan.FromSeconds(120);
     public bool VerboseAkkaLogs { get; init; }
+    /// <summary>In-process: the budget for this process's peak resident memory (null: the machine's available memory).</summary>
+    public long? MemoryBudget { get; init; }
+    /// <summary>Force one schedule on every stage; null lets each stage's budget choose.</summary>
+    public Pruning.Pipeline.StageSchedule? Schedule { get; init; }
 
     public bool InProcess => LocalNodes is null && Listen is null;
 
@@ -39,6 +43,7 @@ public sealed record ClusterOptions
         if (RejoinTimeout <= TimeSpan.Zero) throw new ArgumentException("--rejoin-timeout must be positive");
         if (DataPort is < 0 or > 65535) throw new ArgumentException($"--data-port must be a port number (got {DataPort})");
         if (Advertise is not null && Listen is null) throw new ArgumentException("--advertise names the --listen endpoint's host; give --listen too");
+        if (MemoryBudget is not null && !InProcess) throw new ArgumentException("--memory budgets this process; with nodes, each node has its own (nirvana-node --memory)");
         return this;
     }
 

@@ -25,6 +25,11 @@ public sealed partial class ClusterPipeline
 {
     public PipelineRecovery? Recovery { get; init; }
 
+    /// <summary>Where this pipeline's stages are and what each is planned to use.</summary>
+    public IEnumerable<(Address Node, long Bytes)> Placements =>
+        Enumerable.Range(0, _stages.Length).Where(i => _addresses[i] is not null)
+            .Select(i => (_addresses[i]!, Recovery?.StageBytes[i] ?? 0));
+
     private int _recoveries;
 
     /// <summary>Runs <paramref name="step"/>; after a recovery, <paramref name="restore"/> rebuilds what the step needs, then the step runs again.</summary>
@@ -60,13 +65,11 @@ public sealed partial class ClusterPipeline
             lost.Node.Name, lost.Doing, lost.Reason, lostName, _recoveries, recovery.Homes.Options.MaxRecoveries);
         if (lost.Kind == LossKind.Unreachable) await AwaitRemovalAsync(lost, cancellation);
 
-        var hosted = new Dictionary<Address, long>();
-        for (var i = 0; i < _stages.Length; i++)
-            if (i != stage && _addresses[i] is { } a) hosted[a] = hosted.GetValueOrDefault(a) + recovery.StageBytes[i];
         NodeInfo home;
         try
         {
-            home = await recovery.Homes.FindAsync(lostName, recovery.StageBytes[stage], hosted, cancellation);
+            _addresses[stage] = null; // its bytes on the lost node no longer count
+            home = await recovery.Homes.FindAsync(lostName, recovery.StageBytes[stage], lost.Node.Address, cancellation);
         }
         catch (NoHomeException e)
         {
@@ -167,7 +170,7 @@ public sealed partial class ClusterPipeline
                         return null;
                     }
                     foreach (var t in packet.Tensors)
-                        if (_seen++ >= skip) return new ShardTensor(t.Name, t.Shape, t.AsFloats());
+                        if (_seen++ >= skip) return new ShardTensor(t.Name, t.Shape, WeightTensors.FromData(t));
                 }
             }
             catch (StageLostException e)

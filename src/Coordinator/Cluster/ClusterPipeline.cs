@@ -85,7 +85,28 @@ public sealed partial class ClusterPipeline : IPipeline
         }, restore: null, cancellation);
     }
 
-    private LoadShard LoadRequest(int stage) => ProtocolMapping.ToLoadShard(_load!.JobId, _stages[stage].Name, _load.ModelPath, _stages[stage].Descriptor);
+    /// <summary>Each stage's schedule of gradient passes (all-layers unless given).</summary>
+    public IReadOnlyList<StageSchedule>? Schedules { get; init; }
+
+    /// <summary>Micro-batches kept in flight, for the stages' planned bytes.</summary>
+    public int InFlight { get; init; } = 4;
+
+    private LoadShard LoadRequest(int stage)
+    {
+        var load = ProtocolMapping.ToLoadShard(_load!.JobId, _stages[stage].Name, _load.ModelPath, _stages[stage].Descriptor);
+        load.Schedule = (Schedules?[stage] ?? StageSchedule.AllLayers).Name();
+        load.InFlight = InFlight;
+        return load;
+    }
+
+    /// <summary>Each stage's memory: the schedule it ran, planned bytes, peak resident and managed bytes.</summary>
+    public async Task<IReadOnlyList<StageMemory>> MemoryAsync(CancellationToken cancellation)
+    {
+        var all = Enumerable.Range(0, _stages.Length).ToArray();
+        foreach (var i in all) _refs.Tell(i, new QueryMemory(), _inbox.Ref);
+        var reports = await GatherAsync<MemoryReport>(all, _ => "the memory report", cancellation);
+        return reports.Select(r => new StageMemory(r!.Schedule, r.PlannedBytes, r.PeakResidentBytes, r.PeakManagedBytes)).ToArray();
+    }
 
     private void Loaded(int stage, ShardLoaded loaded)
     {

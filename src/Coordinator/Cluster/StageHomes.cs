@@ -16,14 +16,16 @@ public sealed record RecoveryOptions
 /// node whose budget has room for this stage beside its own, else (with <c>--nodes</c>) a replacement local
 /// process, else whatever node registers within the rejoin timeout (a restarted StatefulSet pod).
 /// </summary>
-public sealed class StageHomes(NodeDirectory directory, LocalNodeProcesses? localNodes, RecoveryOptions options)
+public sealed class StageHomes(NodeDirectory directory, LocalNodeProcesses? localNodes, RecoveryOptions options,
+    Func<IReadOnlyDictionary<Address, long>> occupancy)
 {
     public RecoveryOptions Options { get; } = options;
 
     /// <param name="need">the stage's estimated bytes</param>
-    /// <param name="hosted">bytes already placed on each node address (the surviving stages)</param>
-    public async Task<NodeInfo> FindAsync(string stage, long need, IReadOnlyDictionary<Address, long> hosted, CancellationToken cancellation)
+    /// <param name="lost">the address the stage was lost at (its bytes there no longer count)</param>
+    public async Task<NodeInfo> FindAsync(string stage, long need, Address lost, CancellationToken cancellation)
     {
+        IReadOnlyDictionary<Address, long> hosted = occupancy().Where(p => !p.Key.Equals(lost)).ToDictionary(p => p.Key, p => p.Value);
         var tried = new List<string>();
         NodeInfo? Pick()
         {
@@ -37,6 +39,7 @@ public sealed class StageHomes(NodeDirectory directory, LocalNodeProcesses? loca
             $"{n.Name}: budget {Gib(n.MemoryBudgetBytes)}, {Gib(hosted.GetValueOrDefault(n.Address))} in use"));
 
         if (Pick() is { } now) return now;
+        hosted = occupancy().Where(p => !p.Key.Equals(lost)).ToDictionary(p => p.Key, p => p.Value);
         tried.Add($"the {directory.Count} reachable node(s) ({Describe()}) have no room for {Gib(need)}");
         if (localNodes is not null)
         {

@@ -27,14 +27,16 @@ public static class EvaluateCommand
         var seed = NumberOption.Int("--seed", "Seed for --generated (keep it apart from calibration seeds)", 1234);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout" };
         var cluster = new ClusterFlags();
+        var memory = new MemoryFlags(planning: false);
         var command = new Command("evaluate", "Perplexity per dataset, KL to a dense reference, and zero-shot accuracy")
         {
             model, reference, text, tokens, generated, tasks, seqLen, seed, json,
         };
         cluster.AddTo(command);
+        memory.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
-            var placement = cluster.Read(parse);
+            var placement = memory.Apply(cluster.Read(parse), parse);
             var texts = parse.GetValue(text) ?? [];
             var tokenFiles = parse.GetValue(tokens) ?? [];
             var generatedCounts = parse.GetValue(generated) ?? [];
@@ -61,6 +63,7 @@ public static class EvaluateCommand
                 if (texts.Length + generatedCounts.Length > 0) SequenceLimit.Check(length, header.Config, "--seq-len");
                 foreach (var n in generatedCounts) MemoryEstimate.CheckGenerated(header.Config, n, length, "--generated");
             }
+            CheckMemory(dir, referenceDir, length, placement.MemoryBudget);
             var subject = ShardLoader.LoadAll(dir);
             var dense = referenceDir is null ? null : ShardLoader.LoadAll(referenceDir);
             if (dense is not null && dense.Vocab != subject.Vocab)
@@ -119,6 +122,17 @@ public static class EvaluateCommand
         return command;
     }
 
+    /// <summary>Refuses up front when the models and a forward's workspace exceed --memory (or the available memory).</summary>
+    private static void CheckMemory(string dir, string? referenceDir, int length, long? budget)
+    {
+        var models = new[] { dir, referenceDir }.OfType<string>().Select(d =>
+        {
+            using var checkpoint = Checkpoint.Open(d);
+            return (checkpoint.Config, MemoryPlan.MatrixElementBytes(checkpoint));
+        }).ToArray();
+        MemoryPlan.CheckEvaluation(models, 4, Math.Max(length, 128), budget);
+    }
+
     /// <summary>The datasets named by --text (chunked) and --tokens files, in that order.</summary>
     private static List<(string Name, string Kind, int[][] Sequences)> FileDatasets(string[] texts, string[] tokenFiles, ITokenizer? tokenizer,
         LlamaConfig config, int length, bool equalLength)
@@ -145,7 +159,8 @@ public static class EvaluateCommand
         // The pipeline runs micro-batches of one length, so token files must have equal rows here.
         var datasets = FileDatasets(texts, tokenFiles, texts.Length > 0 ? ModelTokenizer.Load(dir, config) : null, config, length, equalLength: true);
         const int microBatch = 4;
-        await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation);
+        await using var session = await ClusterSession.StartAsync(placement, dir, config, microBatch, datasets.Max(d => d.Sequences[0].Length), 4, cancellation,
+            datasets.Max(d => d.Sequences.Length), ObjectiveKind.SequenceNll);
         var results = new List<DatasetResult>();
         foreach (var (name, kind, sequences) in datasets)
         {

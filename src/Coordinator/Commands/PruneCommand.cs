@@ -6,6 +6,7 @@ using NirvanaCluster.Engine;
 using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Pruning;
 using NirvanaCluster.Pruning.Allocation;
+using NirvanaCluster.Pruning.Pipeline;
 using NirvanaCluster.Pruning.Saliency;
 
 namespace NirvanaCluster.Coordinator.Commands;
@@ -22,10 +23,10 @@ public static class PruneCommand
         var samples = NumberOption.Int("--samples", "Calibration samples N (text or generated)", 32);
         var seqLen = NumberOption.Int("--seq-len", "Calibration sample length T in tokens (text or generated; a token file's rows are used as they are)", 128);
         var seed = NumberOption.Int("--seed", "Seed K for calibration sampling and the random method", 0);
-        var output = new Option<string>("--output") { Description = "Folder for the pruned model, or for a sweep's models and report (refused if it exists, unless --force)", Required = true };
+        var output = new Option<string?>("--output") { Description = "Folder for the pruned model, or for a sweep's models and report (refused if it exists, unless --force); required unless --dry-run" };
         var force = new Option<bool>("--force") { Description = "Replace an existing output folder that nirvana wrote (or an empty one), only once the new one is complete; never any other folder" };
         var microBatch = NumberOption.Int("--micro-batch", "Sequences per micro-batch in the calibration pipeline", 4);
-        var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16", DefaultValueFactory = _ => "f32" };
+        var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16 | input (default: the input checkpoint's own, F32 when its tensors mix types)", DefaultValueFactory = _ => "input" };
         var calibrationSeeds = NumberOption.Ints("--calibration-seeds",
             "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
             allowMultipleArgumentsPerToken: true);
@@ -33,6 +34,7 @@ public static class PruneCommand
         var mlpMultiple = NumberOption.Int("--mlp-multiple", "Round each layer's kept MLP width up to a multiple of N (8: the authors' rule; 32 suits Q8_0)", SparsityAllocator.DefaultMlpMultiple);
         var gguf = GgufPruneOutput.Flag();
         var cluster = new ClusterFlags();
+        var memory = new MemoryFlags(planning: true);
         var command = new Command("prune", "Prune a model with NIRVANA (or a baseline criterion) and write the smaller checkpoint")
         {
             model, calibration, method, allocation, samples, seqLen, seed, output, force, microBatch, dtype, json,
@@ -42,11 +44,21 @@ public static class PruneCommand
         command.Options.Add(gguf);
         sweep.AddTo(command);
         cluster.AddTo(command);
+        memory.AddTo(command);
         CliHost.SetHandler(command, async (parse, cancellation) =>
         {
             var sparsities = parse.GetValue(sweep.Sparsity) ?? [];
             if (sparsities.Length == 0) throw new ArgumentException("--sparsity needs a value");
             var (gamma, gammaCandidates) = SweepFlags.ParseGamma(parse.GetValue(sweep.Gamma));
+            var dtypeText = parse.GetValue(dtype)!;
+            var followInput = dtypeText.Equals("input", StringComparison.OrdinalIgnoreCase);
+            if (!followInput) ParseDType(dtypeText); // refuse a bad value before any work
+            var placement = memory.Apply(cluster.Read(parse), parse);
+            if (memory.DryRun(parse))
+                return DryRun.Run(new DryRun.Request(ModelLocator.Resolve(parse.GetValue(model)), placement, memory.PlanNodes(parse),
+                    new PassShape(parse.GetValue(microBatch), parse.GetValue(seqLen), parse.GetValue(samples), 4,
+                        ObjectiveKinds.For(PruningMethods.Parse(parse.GetValue(method)!)))), Console.Out);
+            memory.PlanNodes(parse); // refused without --dry-run
             var request = new PruneRequest
             {
                 Model = parse.GetValue(model),
@@ -65,11 +77,11 @@ public static class PruneCommand
                     MicroBatchSize = parse.GetValue(microBatch),
                     MlpMultiple = parse.GetValue(mlpMultiple),
                 },
-                Output = parse.GetValue(output)!,
+                Output = parse.GetValue(output) ?? throw new ArgumentException("--output is required (unless --dry-run)"),
                 Force = parse.GetValue(force),
-                DType = ParseDType(parse.GetValue(dtype)!),
+                DType = followInput ? null : ParseDType(dtypeText),
                 CalibrationSeeds = parse.GetValue(calibrationSeeds) ?? [],
-                Cluster = cluster.Read(parse),
+                Cluster = placement,
                 Gguf = GgufPruneOutput.Read(parse, gguf),
                 Sparsities = sparsities.Length > 1 ? sparsities : [],
                 GammaCandidates = gammaCandidates,

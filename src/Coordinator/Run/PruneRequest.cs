@@ -22,7 +22,8 @@ public sealed record PruneRequest
     public required PruneOptions Options { get; init; }
     public required string Output { get; init; }
     public bool Force { get; init; }
-    public DType DType { get; init; } = DType.F32;
+    /// <summary>Storage type of the written weights; null: the input checkpoint's own (F32 when its tensors mix types).</summary>
+    public DType? DType { get; init; }
     /// <summary>KL-guided calibration selection: one candidate calibration set per seed (empty: no search).</summary>
     public IReadOnlyList<int> CalibrationSeeds { get; init; } = [];
     public ClusterOptions Cluster { get; init; } = new();

@@ -72,39 +72,35 @@ public static class PruneRun
         var spec = request.Calibration ?? (isDefault ? CalibrationLoader.Generated : null);
         if (spec is null && needsData)
             throw new ArgumentException($"--calibration is required for method {options.Method.Name()} on a model other than the default (a token file, a text file, or 'generated')");
-        if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess && needsData)
-            throw new ArgumentException("--calibration generated samples from the whole model in one process; with nodes, give a token or text file (see `nirvana sample`)");
         if (request.IsSweep && request.Gguf is not null)
             throw new ArgumentException("--gguf: a sweep writes Hugging Face folders only for now; export the model you pick with `nirvana export`");
-        if (request.IsSweep && !request.Cluster.InProcess)
-            throw new ArgumentException("--nodes/--listen: a sweep's masked held-out evaluation runs in this process for now (the stage operation is not yet " +
-                                        "on the cluster pipeline); run the sweep in-process, or prune each sparsity with its gamma separately on the nodes");
         CheckBeforeWork(request, config, spec ?? "");
         var seeds = request.CalibrationSeeds;
         if (seeds.Count > 0)
         {
-            if (!request.Cluster.InProcess) throw new ArgumentException("--calibration-seeds compares pruned models in this process; it cannot be combined with nodes");
             if (!options.Method.NeedsGradients()) throw new ArgumentException($"--calibration-seeds: method {options.Method.Name()} uses no calibration data");
             if (spec!.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException("--calibration-seeds draws candidate sets from a text file or 'generated'; a token file is used as given");
         }
-        var (sequences, description) = needsData && seeds.Count == 0
-            ? CalibrationLoader.Load(spec!, dir, config, request.Samples, request.SeqLen, options.Seed)
-            : ([], seeds.Count > 0 ? "searched" : "none (the criterion needs no data)");
         var identity = ModelIdentity.Of(dir);
-        if (request.IsSweep)
-        {
-            // The sweep's stages are in this process (InProcessPipeline), so candidates run the masked stage operation;
-            // its plans and bytes equal the actor pipeline's (the oracle test of the cluster pipeline).
-            Log.Information("Loading {Model} for the sweep's in-process stages", dir);
-            await using var local = InProcessPipeline.Of(ShardLoader.LoadAll(dir));
-            return await SweepRun.RunAsync(new SweepRun.Setup(request, dir, outputDir, checkpoint.RawConfig, config, spec, sequences, description, identity,
-                local, new PruneJob(config, local, options)), clock, cancellation);
-        }
-
+        // Text and token files are read here; 'generated' is sampled by the model itself, through its stages, once
+        // they are loaded (so a model that fits no single machine still draws its own calibration data).
+        var drawsHere = needsData && seeds.Count == 0 && spec != CalibrationLoader.Generated;
+        var (sequences, description) = drawsHere
+            ? CalibrationLoader.Load(spec!, dir, config, request.Samples, request.SeqLen, options.Seed)
+            : ([], seeds.Count > 0 ? "searched" : needsData ? "" : "none (the criterion needs no data)");
         var positions = sequences.Length > 0 ? sequences[0].Length : request.SeqLen;
-        await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation);
+        var groups = seeds.Count > 1 && !request.IsSweep ? seeds.Count : 1;
+        await using var session = await ClusterSession.StartAsync(request.Cluster, dir, config, options.MicroBatchSize, positions, options.MaxInFlight, cancellation,
+            sequences.Length > 0 ? sequences.Length : request.Samples, ObjectiveKinds.For(options.Method), groups);
         var pipeline = session.Pipeline;
+        var source = new CalibrationSource(spec, dir, config);
+        if (needsData && seeds.Count == 0 && spec == CalibrationLoader.Generated)
+            (sequences, description) = await source.LoadAsync(pipeline, request.Samples, request.SeqLen, options.Seed, cancellation);
+        if (request.IsSweep)
+            return await SweepRun.RunAsync(new SweepRun.Setup(request, dir, outputDir, checkpoint.RawConfig, config, spec, sequences, description, identity,
+                pipeline, new PruneJob(config, pipeline, options), checkpoint.WeightDType), clock, cancellation);
+
         var job = new PruneJob(config, pipeline, options);
         PruneResult result;
         CalibrationSearch.Outcome? search = null;
@@ -120,7 +116,7 @@ public static class PruneRun
         }
         else if (seeds.Count > 0)
         {
-            search = await CalibrationSearch.RunAsync(seeds, spec!, dir, config, request.Samples, request.SeqLen, pipeline, options, cancellation);
+            search = await CalibrationSearch.RunAsync(seeds, source, request, config, session.Pipelines, cancellation);
             result = search.Best;
             seed = search.Chosen.Seed;
             description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";
@@ -137,8 +133,12 @@ public static class PruneRun
         var extras = Extras(dir, description, seed, objective, result, pipeline.Stages, pipeline.PeakBytes);
         extras["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray();
         extras["scores_from"] = scoresFrom;
-        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType,
-            OtherInputs: OtherInputs(request), Scores: scores);
+        var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType ?? checkpoint.WeightDType,
+            OtherInputs: OtherInputs(request), Scores: scores)
+        {
+            StageMemory = () => session.MemoryReportAsync(cancellation).GetAwaiter().GetResult()
+                .Select(r => new Pruning.Report.PruningReport.StageMemoryRow(r.Stage, r.Assignment.FirstLayer, r.Assignment.EndLayer, r.Memory)).ToArray(),
+        };
         GgufPruneOutput.Write(outputDir, request.Force, request.Gguf, target =>
             PrunedModelOutput.Write(target, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation));
         Log.Information("Report: {Report}", Path.Combine(outputDir, "report.md"));

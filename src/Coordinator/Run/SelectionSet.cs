@@ -12,7 +12,8 @@ namespace NirvanaCluster.Coordinator.Run;
 /// </summary>
 public sealed record SelectionSet(int[][] Sequences, string Description, string? File, int? Seed)
 {
-    public static SelectionSet Resolve(PruneRequest request, string? spec, string modelDir, LlamaConfig config, IReadOnlyList<int> calibrationSeeds)
+    public static async Task<SelectionSet> ResolveAsync(PruneRequest request, string? spec, string modelDir, LlamaConfig config, IReadOnlyList<int> calibrationSeeds,
+        Pruning.Pipeline.IPipeline pipeline, CancellationToken cancellation)
     {
         if (request.SelectionTokens is { } file)
         {
@@ -29,9 +30,8 @@ public sealed record SelectionSet(int[][] Sequences, string Description, string?
         var seed = CalibrationSearch.HeldOutSeed;
         if (calibrationSeeds.Contains(seed))
             throw new ArgumentException($"--seed/--calibration-seeds: {seed} is the held-out set's seed; calibration must use another");
-        if (spec == CalibrationLoader.Generated && !request.Cluster.InProcess)
-            throw new ArgumentException("--selection-tokens: drawing the held-out set from 'generated' needs the whole model in this process; with nodes, pass a token file");
-        var (drawn, description) = CalibrationLoader.Load(spec, modelDir, config, request.SelectionSamples, Math.Min(CalibrationSearch.HeldOutLength, request.SeqLen), seed);
+        var (drawn, description) = await new CalibrationSource(spec, modelDir, config).LoadAsync(pipeline, request.SelectionSamples,
+            Math.Min(CalibrationSearch.HeldOutLength, request.SeqLen), seed, cancellation);
         return new SelectionSet(drawn, description, null, seed);
     }
 

@@ -23,7 +23,7 @@ namespace NirvanaCluster.Coordinator.Run;
 public static class SweepRun
 {
     public sealed record Setup(PruneRequest Request, string ModelDir, string OutputDir, JsonObject RawConfig, LlamaConfig Config, string? Spec,
-        int[][] Calibration, string CalibrationDescription, ModelIdentity Identity, InProcessPipeline Pipeline, PruneJob Job);
+        int[][] Calibration, string CalibrationDescription, ModelIdentity Identity, IPipeline Pipeline, PruneJob Job, DType WeightDType);
 
     public const string JsonFile = "sweep.json";
     public const string ChartFile = "quality-vs-size.svg";
@@ -54,7 +54,7 @@ public static class SweepRun
         else if (request.CalibrationSeeds.Count > 0)
             foreach (var seed in request.CalibrationSeeds)
             {
-                var (rows, description) = CalibrationLoader.Load(setup.Spec!, setup.ModelDir, setup.Config, request.Samples, request.SeqLen, seed);
+                var (rows, description) = await new CalibrationSource(setup.Spec, setup.ModelDir, setup.Config).LoadAsync(pipeline, request.Samples, request.SeqLen, seed, cancellation);
                 calibrationRows.AddRange(rows);
                 sets.Add(await ScoreAsync(setup, options with { Seed = seed }, rows, description, $"calibration seed {seed}", cancellation));
             }
@@ -65,8 +65,8 @@ public static class SweepRun
         // 2. Plan every candidate; 3. score the distinct ones on the held-out set, masked, through the stages.
         phase.Restart();
         var candidates = SweepPlanner.Plan(setup.Config, sets, sparsities, gammas, options);
-        var heldOut = SelectionSet.Resolve(request, setup.Spec, setup.ModelDir, setup.Config,
-            request.CalibrationSeeds.Count > 0 ? request.CalibrationSeeds : [options.Seed]).Without(calibrationRows);
+        var heldOut = (await SelectionSet.ResolveAsync(request, setup.Spec, setup.ModelDir, setup.Config,
+            request.CalibrationSeeds.Count > 0 ? request.CalibrationSeeds : [options.Seed], pipeline, cancellation)).Without(calibrationRows);
         timings["held_out_set"] = phase.Elapsed.TotalSeconds;
         phase.Restart();
         var first = SweepPlanner.FirstIdentical(candidates);
@@ -98,7 +98,7 @@ public static class SweepRun
                 var extras = PruneRun.Extras(setup.ModelDir, set.Calibration, set.Seed, set.Objective, result, pipeline.Stages, null);
                 extras["scores_from"] = request.ScoresFile is null ? null : Path.GetFullPath(request.ScoresFile);
                 extras["held_out"] = new { description = heldOut.Description, kl = m.Candidate.Quality!.Kl, perplexity = m.Candidate.Quality.Perplexity };
-                var inputs = new PrunedModelWriter.Inputs(setup.ModelDir, setup.RawConfig, result, set.Calibration, extras, false, request.DType,
+                var inputs = new PrunedModelWriter.Inputs(setup.ModelDir, setup.RawConfig, result, set.Calibration, extras, false, request.DType ?? setup.WeightDType,
                     OtherInputs: PruneRun.OtherInputs(request), Scores: set);
                 PrunedModelOutput.Write(Path.Combine(staging, m.Path), inputs, pipeline, false, clock.Elapsed, cancellation);
             }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
 
 namespace NirvanaCluster.Engine.Checkpoints;
 
@@ -143,6 +144,50 @@ public sealed class Checkpoint : IDisposable
         if (bad >= 0)
             throw new InvalidDataException($"{file.Path}: tensor '{tensor}' holds {Tensors.NumericCheck.Describe(values[bad])} at element {bad}; " +
                                            "the checkpoint is corrupt (weights must be finite)");
+    }
+
+    /// <summary>
+    /// Reads a [rows, cols] tensor as a <see cref="WeightMatrix"/>. With <paramref name="holdAs"/> null the stored
+    /// bytes are kept as they are (F32, BF16 or F16, copied straight from the file, no conversion); with F32 the
+    /// values are widened to fp32 as they are read (exact).
+    /// </summary>
+    public WeightMatrix ReadWeight(string tensor, int rows, int cols, DType? holdAs = null)
+    {
+        var file = Shard(tensor);
+        CheckShape(file, tensor, [rows, cols]);
+        var stored = file.Info(tensor).DType;
+        if (!stored.IsReadableAsFloat32())
+            throw new InvalidDataException($"{file.Path}: tensor '{tensor}' is {stored.SafeTensorsName()}; weights must be F32, F16 or BF16");
+        if (holdAs is { } h && h != DType.F32 && h != stored)
+            throw new ArgumentException($"tensor '{tensor}' is stored as {stored.SafeTensorsName()}; it can be held as stored or as F32, not as {h.SafeTensorsName()}", nameof(holdAs));
+        var dtype = holdAs ?? stored;
+        var weight = WeightMatrix.Allocate(dtype, rows, cols);
+        if (dtype == DType.F32)
+        {
+            file.ReadAsFloat32(tensor, weight.Single);
+            return weight;
+        }
+        var step = weight.RowsPerChunk();
+        for (var r = 0; r < rows; r += step)
+        {
+            var count = Math.Min(step, rows - r);
+            file.ReadBytes(tensor, (long)r * cols * dtype.ElementSize(), weight.BytesOfRows(r, count));
+        }
+        return weight;
+    }
+
+    /// <summary>
+    /// The narrowest float type that holds every tensor of the checkpoint exactly: its own type when all agree,
+    /// else F32 (what a pruned copy is written as by default, so no value is ever rounded).
+    /// </summary>
+    public DType WeightDType
+    {
+        get
+        {
+            var types = new HashSet<DType>();
+            foreach (var name in shardOf.Keys) types.Add(Info(name).DType);
+            return types.Count == 1 && types.Single().IsReadableAsFloat32() ? types.Single() : DType.F32;
+        }
     }
 
     public void Dispose()

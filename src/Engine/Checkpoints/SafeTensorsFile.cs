@@ -116,6 +116,15 @@ public sealed class SafeTensorsFile : IDisposable
         ReadExactly(handle, destination, info.Offset, Path, $"tensor '{name}'");
     }
 
+    /// <summary>Copies <paramref name="destination"/>.Length stored bytes of the tensor starting <paramref name="offset"/> bytes into it.</summary>
+    public void ReadBytes(string name, long offset, Span<byte> destination)
+    {
+        var info = Info(name);
+        if (offset < 0 || offset + destination.Length > info.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{Path}: bytes [{offset}, {offset + destination.Length}) are outside tensor '{name}' ({info.ByteLength} bytes)");
+        ReadExactly(handle, destination, info.Offset + offset, Path, $"tensor '{name}'");
+    }
+
     public void Dispose() => handle.Dispose();
 
     private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset, string path, string what)

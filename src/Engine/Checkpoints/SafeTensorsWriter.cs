@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using NirvanaCluster.Engine.Tensors;
 
 namespace NirvanaCluster.Engine.Checkpoints;
 
@@ -133,10 +134,49 @@ public static class SafeTensorsWriter
 
     private static void WriteData(Stream stream, NamedTensor tensor, DType dtype, string path)
     {
-        var data = tensor.Produce().Span;
+        if (tensor.ProduceWeight is { } produceWeight)
+        {
+            WriteWeight(stream, tensor, produceWeight(), dtype, path);
+            return;
+        }
+        var data = tensor.Produce!().Span;
         if (data.Length != tensor.ElementCount)
             throw new ArgumentException($"{path}: tensor '{tensor.Name}' of shape {TensorInfo.FormatShape(tensor.Shape)} " +
                                         $"needs {tensor.ElementCount} values, its producer gave {data.Length}");
+        WriteSingles(stream, data, dtype);
+    }
+
+    /// <summary>A held weight: its stored bytes when the dtypes agree (no conversion), else widened and narrowed a chunk at a time.</summary>
+    private static void WriteWeight(Stream stream, NamedTensor tensor, WeightMatrix weight, DType dtype, string path)
+    {
+        if (weight.Length != tensor.ElementCount)
+            throw new ArgumentException($"{path}: tensor '{tensor.Name}' of shape {TensorInfo.FormatShape(tensor.Shape)} " +
+                                        $"needs {tensor.ElementCount} values, its producer gave {weight.Length}");
+        var step = weight.RowsPerChunk();
+        if (weight.DType == dtype)
+        {
+            for (var r = 0; r < weight.Rows; r += step) stream.Write(weight.BytesOfRows(r, Math.Min(step, weight.Rows - r)));
+            return;
+        }
+        var chunk = ArrayPool<float>.Shared.Rent(Math.Max(1, ChunkElements));
+        try
+        {
+            for (long done = 0; done < weight.Length;)
+            {
+                var count = (int)Math.Min(ChunkElements, weight.Length - done);
+                weight.ToSingle(done, count, chunk);
+                WriteSingles(stream, chunk.AsSpan(0, count), dtype);
+                done += count;
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(chunk);
+        }
+    }
+
+    private static void WriteSingles(Stream stream, ReadOnlySpan<float> data, DType dtype)
+    {
         if (dtype == DType.F32)
         {
             stream.Write(MemoryMarshal.AsBytes(data));

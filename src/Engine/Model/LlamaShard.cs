@@ -1,3 +1,4 @@
+using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Ops;
 using NirvanaCluster.Engine.Tensors;
 
@@ -14,9 +15,9 @@ public sealed class LlamaShard
     public int FirstLayer { get; }
     public int EndLayer => FirstLayer + Layers.Count;
     public IReadOnlyList<LayerWeights> Layers { get; }
-    public float[]? EmbedTokens { get; }  // [V, D] model.embed_tokens.weight
-    public float[]? FinalNorm { get; }    // [D]    model.norm.weight
-    public float[]? LmHead { get; }       // [V, D] lm_head.weight (the embedding itself when tied)
+    public WeightMatrix? EmbedTokens { get; }  // [V, D] model.embed_tokens.weight, at checkpoint precision
+    public float[]? FinalNorm { get; }         // [D]    model.norm.weight
+    public WeightMatrix? LmHead { get; }       // [V, D] lm_head.weight (the embedding itself when tied)
 
     public bool HasEmbedding => EmbedTokens is not null;
     public bool HasHead => LmHead is not null;
@@ -26,7 +27,7 @@ public sealed class LlamaShard
     private Rope? _rope;
 
     public LlamaShard(LlamaConfig config, int firstLayer, IReadOnlyList<LayerWeights> layers,
-        float[]? embedTokens, float[]? finalNorm, float[]? lmHead)
+        WeightMatrix? embedTokens, float[]? finalNorm, WeightMatrix? lmHead)
     {
         Config = config;
         FirstLayer = firstLayer;
@@ -39,6 +40,11 @@ public sealed class LlamaShard
         for (var i = 0; i < layers.Count; i++)
             if (layers[i].Index != firstLayer + i) throw new ArgumentException($"layer {i} of the shard has index {layers[i].Index}, expected {firstLayer + i}");
         if ((finalNorm is null) != (lmHead is null)) throw new ArgumentException("final norm and lm_head come together");
+        foreach (var (name, w) in new[] { ("model.embed_tokens.weight", embedTokens), ("lm_head.weight", lmHead) })
+            if (w is not null && (w.Rows != config.VocabSize || w.Cols != config.HiddenSize))
+                throw new ArgumentException($"{name} is {w}, expected [{config.VocabSize}, {config.HiddenSize}]");
+        if (finalNorm is not null && finalNorm.Length != config.HiddenSize)
+            throw new ArgumentException($"model.norm.weight has {finalNorm.Length} values, expected {config.HiddenSize}");
     }
 
     /// <summary>Rotary tables cover the longest sequence seen so far.</summary>
@@ -54,6 +60,22 @@ public sealed class LlamaShard
         Layers.Sum(l => l.ParameterCount) + (EmbedTokens?.Length ?? 0) + (FinalNorm?.Length ?? 0)
         + (LmHead is not null && !ReferenceEquals(LmHead, EmbedTokens) ? LmHead.Length : 0);
 
+    /// <summary>Bytes the shard's weights take as held (a tied head counted once).</summary>
+    public long HeldBytes =>
+        Layers.Sum(l => l.HeldBytes) + (EmbedTokens?.ByteLength ?? 0) + 4L * (FinalNorm?.Length ?? 0)
+        + (LmHead is not null && !ReferenceEquals(LmHead, EmbedTokens) ? LmHead.ByteLength : 0);
+
+    /// <summary>
+    /// The same shard with every matrix held as <paramref name="storage"/> (a full copy; a tied head stays tied).
+    /// Holding BF16 weights as F32 is how the results of the two holdings are compared.
+    /// </summary>
+    public LlamaShard HeldAs(DType storage)
+    {
+        var embed = EmbedTokens?.ConvertTo(storage);
+        var head = LmHead is null ? null : ReferenceEquals(LmHead, EmbedTokens) && embed is not null ? embed : LmHead.ConvertTo(storage);
+        return new LlamaShard(Config, FirstLayer, Layers.Select(l => l.HeldAs(storage)).ToArray(), embed, FinalNorm, head);
+    }
+
     /// <summary>x[N,D] = embedding of ids[N].</summary>
     public void Embed(Span<float> x, ReadOnlySpan<int> ids)
     {
@@ -61,8 +83,8 @@ public sealed class LlamaShard
         Embedding.Forward(x, ids, wte, Vocab, Hidden);
     }
 
-    /// <summary>One tape per layer, for a training-style forward whose backward follows.</summary>
-    public LayerTape[] CreateTapes(int batch, int positions) => Layers.Select(l => new LayerTape(l, batch, positions)).ToArray();
+    /// <summary>One backward tape per layer (no workspace: forward borrows the scratch's), for a forward whose backward follows.</summary>
+    public LayerTape[] CreateTapes(int batch, int positions) => Layers.Select(l => LayerTape.ForBackward(l, batch, positions)).ToArray();
 
     /// <summary>A tape sized for the widest layer: the scratch of inference forwards and of backward.</summary>
     public LayerTape CreateScratch(int batch, int positions) => new(Hidden,
@@ -71,24 +93,25 @@ public sealed class LlamaShard
 
     /// <summary>
     /// Runs every layer on x[B,T,D] in place. With tapes (one per layer) backward can follow; with a scratch only
-    /// inference. With masks (one per layer of the shard, an entry may be null) removed units are silenced.
+    /// inference. The scratch (a full tape for the widest layer) is also the tapes' workspace; one is made when absent.
+    /// With masks (one per layer of the shard, an entry may be null) removed units are silenced.
     /// </summary>
     public void ForwardLayers(Span<float> x, int batch, int positions, LayerTape[]? tapes = null, LayerTape? scratch = null,
         IReadOnlyList<LayerMask?>? masks = null)
     {
         if (tapes is not null && tapes.Length != Layers.Count) throw new ArgumentException($"need {Layers.Count} tapes, got {tapes.Length}");
         if (masks is not null && masks.Count != Layers.Count) throw new ArgumentException($"need {Layers.Count} layer masks, got {masks.Count}");
-        scratch ??= tapes is null ? CreateScratch(batch, positions) : null;
+        if (scratch is null && (tapes is null || tapes.Any(t => !t.HasWorkspace))) scratch = CreateScratch(batch, positions);
         var rope = RopeFor(positions);
         for (var i = 0; i < Layers.Count; i++)
-            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions, masks?[i]);
+            DecoderLayer.Forward(x, Layers[i], tapes?[i] ?? scratch!, rope, Config.RmsNormEps, batch, positions, scratch, masks?[i]);
     }
 
     /// <summary>
     /// dx: gradient w.r.t. the shard's output on entry, w.r.t. its input on return. Weight gradients accumulate
     /// into grads[i] where given (an entry or the whole array may be null).
     /// </summary>
-    public void BackwardLayers(Span<float> dx, int batch, int positions, LayerTape[] tapes, LayerWeights?[]? grads, LayerTape scratch)
+    public void BackwardLayers(Span<float> dx, int batch, int positions, LayerTape[] tapes, LayerGradients?[]? grads, LayerTape scratch)
     {
         var rope = RopeFor(positions);
         for (var i = Layers.Count - 1; i >= 0; i--)
@@ -113,24 +136,24 @@ public sealed class LlamaShard
     public void Logits(Span<float> logits, ReadOnlySpan<float> normed, int rows)
     {
         var head = LmHead ?? throw new InvalidOperationException($"shard [{FirstLayer}, {EndLayer}) does not hold lm_head");
-        Gemm.Sgemm(false, true, rows, Vocab, Hidden, 1f, normed, Hidden, head, Hidden, 0f, logits, Vocab);
+        Gemm.SgemmWeight(false, true, rows, Vocab, Hidden, 1f, normed, Hidden, head, 0f, logits, Vocab);
     }
 
     /// <summary>dNormed[rows, D] (assigned) = dLogits[rows, V] lm_head.</summary>
     public void LogitsBackward(Span<float> dNormed, ReadOnlySpan<float> dLogits, int rows)
     {
         var head = LmHead ?? throw new InvalidOperationException("shard does not hold lm_head");
-        Gemm.Sgemm(false, false, rows, Hidden, Vocab, 1f, dLogits, Vocab, head, Hidden, 0f, dNormed, Hidden);
+        Gemm.SgemmWeight(false, false, rows, Hidden, Vocab, 1f, dLogits, Vocab, head, 0f, dNormed, Hidden);
     }
 
     /// <summary>Every tensor of the shard with its Hugging Face name and shape (lm_head omitted when tied).</summary>
-    public IEnumerable<(string Name, float[] Data, long[] Shape)> Tensors()
+    public IEnumerable<(string Name, WeightMatrix Data, long[] Shape)> Tensors()
     {
         long v = Vocab, d = Hidden;
         if (EmbedTokens is not null) yield return ("model.embed_tokens.weight", EmbedTokens, [v, d]);
         foreach (var layer in Layers)
             foreach (var t in layer.Tensors()) yield return t;
-        if (FinalNorm is not null) yield return ("model.norm.weight", FinalNorm, [d]);
+        if (FinalNorm is not null) yield return ("model.norm.weight", WeightMatrix.Wrap(FinalNorm, 1, FinalNorm.Length), [d]);
         if (LmHead is not null && !Config.TieWordEmbeddings) yield return ("lm_head.weight", LmHead, [v, d]);
     }
 }

@@ -15,10 +15,26 @@ public static class RmsNorm
             var row = x.Slice(r * d, d);
             var s = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(row) / d + eps);
             if (!rstd.IsEmpty) rstd[r] = s;
-            var outRow = y.Slice(r * d, d);
-            TensorPrimitives.Multiply(row, s, outRow);
-            TensorPrimitives.Multiply(outRow, w, outRow);
+            ApplyRow(y.Slice(r * d, d), row, w, s);
         }
+    }
+
+    /// <summary>
+    /// y[N,D] = x * rstd * w with rstd from an earlier <see cref="Forward"/>: the same operations, so the same bits.
+    /// Backward recomputes the normed input this way instead of keeping it on the tape.
+    /// </summary>
+    public static void Apply(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> rstd, int n, int d)
+    {
+        if (y.Length != n * d || x.Length != n * d) throw new ArgumentException($"x and y need N*D = {n}*{d} elements");
+        if (w.Length != d) throw new ArgumentException($"weight has {w.Length} elements, expected D = {d}", nameof(w));
+        if (rstd.Length != n) throw new ArgumentException($"rstd needs N = {n} elements", nameof(rstd));
+        for (var r = 0; r < n; r++) ApplyRow(y.Slice(r * d, d), x.Slice(r * d, d), w, rstd[r]);
+    }
+
+    private static void ApplyRow(Span<float> outRow, ReadOnlySpan<float> row, ReadOnlySpan<float> w, float s)
+    {
+        TensorPrimitives.Multiply(row, s, outRow);
+        TensorPrimitives.Multiply(outRow, w, outRow);
     }
 
     /// <summary>dx[N,D] is accumulated (it joins the residual gradient); dw[D] accumulates.</summary>

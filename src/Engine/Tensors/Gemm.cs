@@ -28,6 +28,11 @@ public static class Gemm
         float beta, Span<float> c, int ldc)
         => Default.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
+    /// <summary>C = alpha op(A) op(W) + beta C with W held at checkpoint precision (<see cref="IGemm.SgemmWeight"/>).</summary>
+    public static void SgemmWeight(bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix b, float beta, Span<float> c, int ldc)
+        => Default.SgemmWeight(transA, transB, m, n, k, alpha, a, lda, b, beta, c, ldc);
+
     /// <summary>A new backend by name: <c>auto</c>, <c>openblas</c>, <c>managed</c> or <c>naive</c> (case-insensitive).</summary>
     /// <exception cref="ArgumentException">Unknown name.</exception>
     /// <exception cref="InvalidOperationException"><c>openblas</c> asked for but the library does not load.</exception>

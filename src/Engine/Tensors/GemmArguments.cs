@@ -42,6 +42,26 @@ internal static class GemmArguments
         return true;
     }
 
+    /// <summary>
+    /// The checks of <see cref="ValidateAndHandleDegenerate"/> for a product whose B is a weight matrix (its shape is
+    /// checked by the caller; it cannot overlap fp32 buffers): A and C as above, then the degenerate cases.
+    /// </summary>
+    public static bool ValidateWeightProductAndHandleDegenerate(bool transA, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, float beta, Span<float> c, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        var aLength = CheckMatrix(a, nameof(a), lda, nameof(lda), transA ? k : m, transA ? m : k, "transA", transA, m, n, k);
+        var cLength = CheckMatrix(c, nameof(c), ldc, nameof(ldc), m, n, null, false, m, n, k);
+        if (c[..cLength].Overlaps(a[..aLength]))
+            throw new ArgumentException("Output c overlaps input a; GEMM needs distinct buffers.", nameof(c));
+        if (m == 0 || n == 0) return true;
+        if (k != 0 && alpha != 0) return false;
+        ScaleOutput(beta, c, m, n, ldc);
+        return true;
+    }
+
     public static long RequiredLength(int rows, int cols, int ld)
         => rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NirvanaCluster.Engine.Checkpoints;
 using static NirvanaCluster.Engine.Tensors.GemmMicroKernels;
 
 namespace NirvanaCluster.Engine.Tensors;
@@ -41,6 +42,42 @@ internal static unsafe class GemmPacking
             if (transB) PackBColumns(b + (j0 + c0) * ldb + p0, ldb, cols, kc, dst);
             else PackBRows(b + p0 * ldb + j0 + c0, ldb, cols, kc, dst);
         }
+    }
+
+    /// <summary>
+    /// <see cref="PackB"/> for a B held as BF16/F16: each micro-panel's part of B is widened (exactly) into
+    /// <paramref name="staging"/> (NR x kc floats, L1-sized), then packed by the fp32 routines, so the packed panels
+    /// are bit for bit those of an fp32 B.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBWidening(bool transB, DType dtype, ushort* b, nint ldb, int p0, int j0, int kc, int nc,
+        int panelStart, int panelEnd, float* dst, float* staging)
+    {
+        dst += (nint)panelStart * NR * kc;
+        for (var panel = panelStart; panel < panelEnd; panel++, dst += NR * kc)
+        {
+            var c0 = panel * NR;
+            var cols = Math.Min(NR, nc - c0);
+            if (transB)
+            {
+                // B stored [n, k]: the panel's columns are rows of B; widen kc steps of each into [cols, kc].
+                for (var r = 0; r < cols; r++) Widen(dtype, b + (j0 + c0 + r) * ldb + p0, kc, staging + (nint)r * kc);
+                PackBColumns(staging, kc, cols, kc, dst);
+            }
+            else
+            {
+                // B stored [k, n]: each step is `cols` contiguous values; widen into [kc, NR].
+                for (var p = 0; p < kc; p++) Widen(dtype, b + (p0 + p) * ldb + j0 + c0, cols, staging + (nint)p * NR);
+                PackBRows(staging, NR, cols, kc, dst);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(DType dtype, ushort* src, int count, float* dst)
+    {
+        if (dtype == DType.BF16) FloatConversion.BFloat16ToSingle(new ReadOnlySpan<ushort>(src, count), new Span<float>(dst, count));
+        else FloatConversion.HalfToSingle(new ReadOnlySpan<Half>(src, count), new Span<float>(dst, count));
     }
 
     /// <summary>A stored [m, k]: the panel's rows are contiguous in p, so each step gathers one float per row.</summary>

@@ -45,4 +45,26 @@ public sealed unsafe class ManagedGemm : IGemm
                 GemmMicroKernels.Select(KernelPath), DegreeOfParallelism).Execute();
         }
     }
+
+    /// <summary>
+    /// A 16-bit weight is widened while its panels are packed, so the micro-kernels see exactly the panels an fp32
+    /// copy would give and the result is bitwise the same. Decoding-sized products (no packing) go through slabs.
+    /// </summary>
+    public void SgemmWeight(bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, WeightMatrix b, float beta, Span<float> c, int ldc)
+    {
+        if (b.IsSingle || m <= GemmSkinny.MaxRows)
+        {
+            WeightSlabs.Run(this, transA, transB, m, n, k, alpha, a, lda, b, beta, c, ldc);
+            return;
+        }
+        WeightSlabs.CheckShape(transB, n, k, b);
+        if (GemmArguments.ValidateWeightProductAndHandleDegenerate(transA, m, n, k, alpha, a, lda, beta, c, ldc)) return;
+        fixed (float* pa = a, pc = c)
+        fixed (ushort* pb = b.Half)
+        {
+            new ManagedGemmRun(transA, transB, m, n, k, alpha, pa, lda, null, b.Cols, beta, pc, ldc,
+                GemmMicroKernels.Select(KernelPath), DegreeOfParallelism, pb, b.DType).Execute();
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using NirvanaCluster.Engine.Checkpoints;
 using static NirvanaCluster.Engine.Tensors.GemmMicroKernels;
 
 namespace NirvanaCluster.Engine.Tensors;
@@ -31,12 +32,17 @@ internal sealed unsafe class ManagedGemmRun
     private readonly delegate*<int, float*, float*, float*, nint, float, float, void> _kernel;
     private readonly int _threads;
     private readonly int _kBlock;
+    private readonly ushort* _bHalf;   // B held as BF16/F16 (then _b is null): widened while packing
+    private readonly DType _bType;
     private int _rowParts, _colParts, _rowsPerPart, _colsPerPart;
 
     public ManagedGemmRun(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
         float* b, int ldb, float beta, float* c, int ldc,
-        delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int threads)
+        delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int threads,
+        ushort* bHalf = null, DType bType = DType.F32)
     {
+        _bHalf = bHalf;
+        _bType = bType;
         (_transA, _transB, _m, _n, _k, _alpha, _beta) = (transA, transB, m, n, k, alpha, beta);
         _a = a;
         _b = b;
@@ -101,9 +107,10 @@ internal sealed unsafe class ManagedGemmRun
         var mBlock = RoundUp(CeilDiv(rows, CeilDiv(rows, McMax)), MR);
         var packedBArray = ArrayPool<float>.Shared.Rent(_kBlock * nBlock + GemmPacking.Slack + 16);
         var packedAArray = ArrayPool<float>.Shared.Rent(_kBlock * mBlock + GemmPacking.Slack + 16);
+        var stagingArray = _bHalf == null ? null : ArrayPool<float>.Shared.Rent(_kBlock * NR);
         try
         {
-            fixed (float* pb = packedBArray, pa = packedAArray)
+            fixed (float* pb = packedBArray, pa = packedAArray, staging = stagingArray)
             {
                 var packedB = Align64(pb);
                 var packedA = Align64(pa);
@@ -114,7 +121,8 @@ internal sealed unsafe class ManagedGemmRun
                     {
                         var kc = Math.Min(_kBlock, _k - pc);
                         var beta = pc == 0 ? _beta : 1f;
-                        GemmPacking.PackB(_transB, _b, _ldb, pc, jc, kc, nc, 0, CeilDiv(nc, NR), packedB);
+                        if (_bHalf == null) GemmPacking.PackB(_transB, _b, _ldb, pc, jc, kc, nc, 0, CeilDiv(nc, NR), packedB);
+                        else GemmPacking.PackBWidening(_transB, _bType, _bHalf, _ldb, pc, jc, kc, nc, 0, CeilDiv(nc, NR), packedB, staging);
                         for (var ic = i0; ic < i1; ic += mBlock)
                         {
                             var mc = Math.Min(mBlock, i1 - ic);
@@ -129,6 +137,7 @@ internal sealed unsafe class ManagedGemmRun
         {
             ArrayPool<float>.Shared.Return(packedAArray);
             ArrayPool<float>.Shared.Return(packedBArray);
+            if (stagingArray is not null) ArrayPool<float>.Shared.Return(stagingArray);
         }
     }
 

@@ -1,55 +1,57 @@
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
 using NirvanaCluster.Pruning.Plan;
 
 namespace NirvanaCluster.Pruning.Compaction;
 
 /// <summary>
 /// Builds the genuinely smaller layer: rows of q/k/v (and biases) and columns of o_proj of removed KV groups go,
-/// as do rows of gate/up and columns of down of removed neurons (NIRVANA.md section 4).
+/// as do rows of gate/up and columns of down of removed neurons (NIRVANA.md section 4). Kept elements are copied
+/// as stored (a BF16 weight stays BF16, bit for bit). <see cref="CompactTensors"/> produces the tensors one at a
+/// time, so a stage never holds a compacted copy of more than the tensor being written.
 /// </summary>
 public static class Compactor
 {
     public static LayerWeights Compact(LayerWeights w, LayerPlan plan)
     {
-        if (plan.Layer != w.Index) throw new ArgumentException($"plan for layer {plan.Layer} applied to layer {w.Index}");
-        CheckIndices(plan.KeptKvGroups, w.KvHeads, $"layer {w.Index} kept_kv_groups");
-        CheckIndices(plan.KeptMlpNeurons, w.Ffn, $"layer {w.Index} kept_mlp_neurons");
-        int d = w.Hidden, dh = w.HeadDim, g = w.Heads / w.KvHeads;
-        var groups = plan.KeptKvGroups;
-        var neurons = plan.KeptMlpNeurons;
-        var result = new LayerWeights(w.Index, d, groups.Length * g, groups.Length, dh, neurons.Length, w.HasBias, w.OBias is not null);
-        w.InputLayernorm.CopyTo(result.InputLayernorm, 0);
-        w.PostAttentionLayernorm.CopyTo(result.PostAttentionLayernorm, 0);
-        w.OBias?.CopyTo(result.OBias!, 0);
+        var keep = Kept.Of(w, plan);
+        return new LayerWeights(w.Index, w.Hidden, keep.Groups.Length * keep.GroupSize, keep.Groups.Length, w.HeadDim, keep.Neurons.Length,
+            (float[])w.InputLayernorm.Clone(),
+            w.QProj.SelectRows(keep.QRows), Select(w.QBias, keep.QRows),
+            w.KProj.SelectRows(keep.KvRows), Select(w.KBias, keep.KvRows),
+            w.VProj.SelectRows(keep.KvRows), Select(w.VBias, keep.KvRows),
+            w.OProj.SelectColumns(keep.QRows), (float[]?)w.OBias?.Clone(),
+            (float[])w.PostAttentionLayernorm.Clone(),
+            w.GateProj.SelectRows(keep.Neurons), w.UpProj.SelectRows(keep.Neurons), w.DownProj.SelectColumns(keep.Neurons));
+    }
 
-        // Row blocks: group gi owns G*Dh rows of q_proj and Dh rows of k_proj / v_proj.
-        for (var i = 0; i < groups.Length; i++)
+    /// <summary>
+    /// The compacted layer's tensors in checkpoint order, each with its name, shape and a producer that builds only
+    /// that tensor from the held weights when called.
+    /// </summary>
+    public static IEnumerable<(string Name, long[] Shape, Func<WeightMatrix> Produce)> CompactTensors(LayerWeights w, LayerPlan plan)
+    {
+        var keep = Kept.Of(w, plan);
+        var producers = new List<Func<WeightMatrix>>
         {
-            var src = groups[i];
-            CopyRows(w.QProj, result.QProj, src * g * dh, i * g * dh, g * dh, d);
-            CopyRows(w.KProj, result.KProj, src * dh, i * dh, dh, d);
-            CopyRows(w.VProj, result.VProj, src * dh, i * dh, dh, d);
-            if (w.HasBias)
-            {
-                Array.Copy(w.QBias!, src * g * dh, result.QBias!, i * g * dh, g * dh);
-                Array.Copy(w.KBias!, src * dh, result.KBias!, i * dh, dh);
-                Array.Copy(w.VBias!, src * dh, result.VBias!, i * dh, dh);
-            }
-        }
-        int oldQ = w.Heads * dh, newQ = result.Heads * dh;
-        for (var r = 0; r < d; r++)
-            for (var i = 0; i < groups.Length; i++)
-                Array.Copy(w.OProj, r * oldQ + groups[i] * g * dh, result.OProj, r * newQ + i * g * dh, g * dh);
-
-        for (var i = 0; i < neurons.Length; i++)
-        {
-            CopyRows(w.GateProj, result.GateProj, neurons[i], i, 1, d);
-            CopyRows(w.UpProj, result.UpProj, neurons[i], i, 1, d);
-        }
-        for (var r = 0; r < d; r++)
-            for (var i = 0; i < neurons.Length; i++)
-                result.DownProj[r * neurons.Length + i] = w.DownProj[r * w.Ffn + neurons[i]];
-        return result;
+            () => Row((float[])w.InputLayernorm.Clone()),
+            () => w.QProj.SelectRows(keep.QRows),
+        };
+        if (w.HasBias) producers.Add(() => Row(Select(w.QBias, keep.QRows)!));
+        producers.Add(() => w.KProj.SelectRows(keep.KvRows));
+        if (w.HasBias) producers.Add(() => Row(Select(w.KBias, keep.KvRows)!));
+        producers.Add(() => w.VProj.SelectRows(keep.KvRows));
+        if (w.HasBias) producers.Add(() => Row(Select(w.VBias, keep.KvRows)!));
+        producers.Add(() => w.OProj.SelectColumns(keep.QRows));
+        if (w.OBias is not null) producers.Add(() => Row((float[])w.OBias.Clone()));
+        producers.Add(() => Row((float[])w.PostAttentionLayernorm.Clone()));
+        producers.Add(() => w.GateProj.SelectRows(keep.Neurons));
+        producers.Add(() => w.UpProj.SelectRows(keep.Neurons));
+        producers.Add(() => w.DownProj.SelectColumns(keep.Neurons));
+        var layout = TensorLayout.Layer(w.Index, w.Hidden, keep.Groups.Length * keep.GroupSize, keep.Groups.Length, w.HeadDim, keep.Neurons.Length,
+            w.HasBias, w.OBias is not null).ToArray();
+        if (layout.Length != producers.Count) throw new InvalidOperationException($"layer {w.Index}: {layout.Length} tensors in the layout, {producers.Count} produced");
+        return layout.Zip(producers, (t, p) => (t.Name, t.Shape, p));
     }
 
     /// <summary>A whole model compacted in memory (embedding, norm and head shared with the dense one).</summary>
@@ -73,8 +75,25 @@ public static class Compactor
         };
     }
 
-    private static void CopyRows(float[] src, float[] dst, int srcRow, int dstRow, int rows, int width) =>
-        Array.Copy(src, (long)srcRow * width, dst, (long)dstRow * width, (long)rows * width);
+    private static WeightMatrix Row(float[] values) => WeightMatrix.Wrap(values, 1, values.Length);
+
+    private static float[]? Select(float[]? values, int[] indices) => values is null ? null : indices.Select(i => values[i]).ToArray();
+
+    /// <summary>The kept units of a layer as row / column indices: group gi owns G*Dh rows of q_proj and Dh rows of k/v_proj.</summary>
+    private sealed record Kept(int[] Groups, int GroupSize, int[] QRows, int[] KvRows, int[] Neurons)
+    {
+        public static Kept Of(LayerWeights w, LayerPlan plan)
+        {
+            if (plan.Layer != w.Index) throw new ArgumentException($"plan for layer {plan.Layer} applied to layer {w.Index}");
+            CheckIndices(plan.KeptKvGroups, w.KvHeads, $"layer {w.Index} kept_kv_groups");
+            CheckIndices(plan.KeptMlpNeurons, w.Ffn, $"layer {w.Index} kept_mlp_neurons");
+            int dh = w.HeadDim, g = w.Heads / w.KvHeads;
+            var groups = plan.KeptKvGroups;
+            var qRows = groups.SelectMany(src => Enumerable.Range(src * g * dh, g * dh)).ToArray();
+            var kvRows = groups.SelectMany(src => Enumerable.Range(src * dh, dh)).ToArray();
+            return new Kept(groups, g, qRows, kvRows, plan.KeptMlpNeurons);
+        }
+    }
 
     private static void CheckIndices(int[] indices, int count, string what)
     {

@@ -14,27 +14,36 @@ public sealed class MaxLogitObjective(int totalSequences) : IHeadObjective
     {
         int d = head.Hidden, vocab = head.Vocab, n = batch * positions;
         var lmHead = head.LmHead ?? throw new InvalidOperationException("the objective needs the shard holding lm_head");
-        var normed = new float[n * d];
-        var rstd = new float[n];
+        using var pool = new PooledBuffers();
+        var normed = pool.Floats(n * d);
+        var rstd = pool.Floats(n);
         head.FinalNormForward(normed, rstd, x, n);
-        var dNormed = new float[n * d];
-        var logits = new float[positions * vocab];
-        var max = new float[vocab];
-        var argMax = new int[vocab];
+        var dNormed = pool.Floats(n * d, clear: true);
+        var logits = pool.Floats(positions * vocab);
+        var max = pool.Floats(vocab);
+        var argMax = pool.Ints(vocab);
         var scale = 1f / ((float)totalSequences * vocab);
+        var headRow = pool.Floats(d);
         double total = 0;
         for (var b = 0; b < batch; b++)
         {
-            head.Logits(logits, normed.AsSpan(b * positions * d, positions * d), positions);
+            head.Logits(logits, normed.Slice(b * positions * d, positions * d), positions);
             ColumnMax(logits, positions, vocab, max, argMax);
             double sum = 0;
             foreach (var m in max) sum += m;
             total += sum * scale;
-            var dSeq = dNormed.AsSpan(b * positions * d, positions * d);
+            var dSeq = dNormed.Slice(b * positions * d, positions * d);
             for (var v = 0; v < vocab; v++)
             {
                 var row = dSeq.Slice(argMax[v] * d, d);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(lmHead.AsSpan(v * d, d), scale, row, row);
+                ReadOnlySpan<float> weights;
+                if (lmHead.IsSingle) weights = lmHead.Single.Slice(v * d, d);
+                else
+                {
+                    lmHead.RowsToSingle(v, 1, headRow); // widened exactly: the fp32-held result
+                    weights = headRow;
+                }
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(weights, scale, row, row);
             }
         }
         dx.Clear();

@@ -1,4 +1,6 @@
 using NirvanaCluster.Engine.Model;
+using NirvanaCluster.Engine.Tensors;
+using NirvanaCluster.Pruning.Compaction;
 using NirvanaCluster.Pruning.Plan;
 using NirvanaCluster.Pruning.Saliency;
 
@@ -11,8 +13,19 @@ namespace NirvanaCluster.Pruning.Pipeline;
 public sealed record ForwardStep(int MicroBatch, int[] Tokens, float[]? Hidden, int Batch, int Positions, ObjectiveKind Objective, int TotalSequences,
     int Variant = 0);
 
-/// <summary>A named tensor of the compacted model, as it streams back to the coordinator.</summary>
-public sealed record ShardTensor(string Name, long[] Shape, float[] Data);
+/// <summary>
+/// A named tensor of the compacted model, as it streams back to the coordinator: its values come from
+/// <see cref="Produce"/>, called once when the writer reaches it, so a stage compacts one tensor at a time.
+/// Weights keep their stored dtype.
+/// </summary>
+public sealed record ShardTensor(string Name, long[] Shape, Func<WeightMatrix> Produce)
+{
+    /// <summary>A tensor whose values are already at hand.</summary>
+    public ShardTensor(string name, long[] shape, WeightMatrix data) : this(name, shape, () => data) { }
+
+    /// <summary>fp32 values already at hand.</summary>
+    public ShardTensor(string name, long[] shape, float[] data) : this(name, shape, WeightMatrix.Wrap(data, 1, data.Length)) { }
+}
 
 /// <summary>
 /// A pipeline stage holding a contiguous layer range: a <see cref="ShardWorker"/> in this process, or a node
@@ -49,13 +62,26 @@ public sealed class StageFailedException(string stage, string operation, string 
 public static class ShardTensors
 {
     /// <summary>The tensors a stage returns after compaction: its compacted layers plus embedding / norm / head it holds.</summary>
-    public static IReadOnlyList<ShardTensor> Of(LlamaShard shard, IEnumerable<LayerWeights> layers)
+    public static IReadOnlyList<ShardTensor> Of(LlamaShard shard, IEnumerable<LayerWeights> layers) =>
+        With(shard, layers.SelectMany(layer => layer.Tensors().Select(t => new ShardTensor(t.Name, t.Shape, t.Data))));
+
+    /// <summary>
+    /// The same list, each compacted layer tensor built from the held weights only when its producer is called
+    /// (embedding, norm and head are passed on as held: they are never pruned).
+    /// </summary>
+    public static IReadOnlyList<ShardTensor> Compacted(LlamaShard shard, IReadOnlyList<LayerPlan> plan) =>
+        With(shard, shard.Layers.SelectMany(layer =>
+            Compactor.CompactTensors(layer, PlanFor(plan, layer.Index)).Select(t => new ShardTensor(t.Name, t.Shape, t.Produce))));
+
+    public static LayerPlan PlanFor(IReadOnlyList<LayerPlan> plan, int layer) =>
+        plan.SingleOrDefault(p => p.Layer == layer) ?? throw new ArgumentException($"the plan has no entry for layer {layer}");
+
+    private static IReadOnlyList<ShardTensor> With(LlamaShard shard, IEnumerable<ShardTensor> layerTensors)
     {
         var result = new List<ShardTensor>();
         long v = shard.Vocab, d = shard.Hidden;
         if (shard.EmbedTokens is { } e) result.Add(new ShardTensor("model.embed_tokens.weight", [v, d], e));
-        foreach (var layer in layers)
-            result.AddRange(layer.Tensors().Select(t => new ShardTensor(t.Name, t.Shape, t.Data)));
+        result.AddRange(layerTensors);
         if (shard.FinalNorm is { } n) result.Add(new ShardTensor("model.norm.weight", [d], n));
         if (shard.LmHead is { } h && !shard.Config.TieWordEmbeddings) result.Add(new ShardTensor("lm_head.weight", [v, d], h));
         return result;

@@ -50,7 +50,7 @@ public sealed class InProcessPipeline(IReadOnlyList<LocalStage> stages) : IPipel
         {
             var file = ShardFiles.Name(i, stages.Count);
             var tensors = await stages[i].CompactAsync(PruneJob.PartFor(stages[i].Descriptor, plan), cancellation);
-            SafeTensorsWriter.Write(Path.Combine(folder, file), tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Data)).ToArray(), dtype,
+            SafeTensorsWriter.Write(Path.Combine(folder, file), tensors.Select(t => NamedTensor.FromWeight(t.Name, t.Shape, t.Produce)).ToArray(), dtype,
                 new Dictionary<string, string> { ["format"] = "pt" });
             foreach (var t in tensors) map[t.Name] = file;
         }

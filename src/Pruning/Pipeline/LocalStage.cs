@@ -40,7 +40,7 @@ public sealed class LocalStage : IStage, IAsyncDisposable
     public Task<LayerScores[]> ScoresAsync(PruningMethod method, int seed, CancellationToken cancellation) =>
         Post("scoring", () => _worker.Scores(method, seed));
     public Task<IReadOnlyList<ShardTensor>> CompactAsync(IReadOnlyList<LayerPlan> plan, CancellationToken cancellation) =>
-        Post("compaction", () => ShardTensors.Of(_worker.Shard, _worker.Compact(plan)));
+        Post("compaction", () => _worker.CompactTensors(plan));
     public Task LoadMasksAsync(IReadOnlyList<IReadOnlyList<LayerPlan>> variants, CancellationToken cancellation) =>
         Post("load-masks", () => { _worker.LoadMasks(variants); return true; });
 

@@ -1,3 +1,4 @@
+using NirvanaCluster.Engine.Checkpoints;
 using NirvanaCluster.Engine.Model;
 using NirvanaCluster.Engine.Ops;
 using NirvanaCluster.Pruning.Compaction;
@@ -7,29 +8,56 @@ using NirvanaCluster.Pruning.Saliency;
 namespace NirvanaCluster.Pruning.Pipeline;
 
 /// <summary>
-/// Everything a node does with its shard, free of transport: forward with tapes kept per micro-batch in flight,
-/// backward that accumulates weight gradients, unit scores, compaction, and evaluation at the head. Not
-/// thread-safe: one caller at a time (the node actor's mailbox, or <see cref="LocalStage"/>'s single reader).
-/// Backward must visit micro-batches in ascending order so that gradient sums are bitwise reproducible.
+/// Everything a node does with its shard, free of transport: the stage core. Forward and backward of calibration
+/// passes under one of two schedules (<see cref="StageSchedule"/>): all-layers (tapes kept per micro-batch in
+/// flight, a gradient accumulator per layer) or layer-bounded (<see cref="LayerBoundedPass"/>: at most one layer's
+/// gradient); then unit scores, compaction, and evaluation at the head. Not thread-safe: one caller at a time (the
+/// node actor's mailbox, or <see cref="LocalStage"/>'s single reader). Backward must visit micro-batches in
+/// ascending order so that gradient sums are bitwise reproducible.
 /// </summary>
 public sealed class ShardWorker
 {
+    private static readonly Serilog.ILogger Log = Serilog.Log.ForContext<ShardWorker>();
     public LlamaShard Shard { get; }
-    private readonly LayerWeights?[] _grads;
+    private readonly LayerGradients?[] _grads;
     // Tapes and scratch are sized for one micro-batch shape; a pass has at most two (the last micro-batch may be
     // smaller), and a smaller one may be in flight while full ones still wait for their backward.
     private readonly Dictionary<int, (Shape Shape, LayerTape[] Tapes)> _tapes = new();
     private readonly Dictionary<Shape, Stack<LayerTape[]>> _freeTapes = new();
     private readonly Dictionary<Shape, LayerTape> _scratch = new();
     private int _lastBackward = -1;
+    private LayerBoundedPass? _bounded;          // the current pass, under the layer-bounded schedule
+    private LayerScores[]? _gradientScores;      // gradient-criterion scores of the last pass (its gradients are released)
+    private StageSchedule _passSchedule;
+    private long _plannedBytes, _peakManaged;
     private LayerMask?[][] _masks = [];
     private readonly Dictionary<int, (float[] Logits, double[] Lse)> _denseLogits = new();
     private float[]? _variantLogits;
 
-    public ShardWorker(LlamaShard shard)
+    /// <param name="shard">the layers this stage holds</param>
+    /// <param name="schedule">the schedule of calibration passes (see <see cref="Schedule"/>)</param>
+    /// <param name="inFlight">micro-batches the driver keeps in flight, for the planned bytes the stage reports</param>
+    public ShardWorker(LlamaShard shard, StageSchedule schedule = StageSchedule.AllLayers, int inFlight = 4)
     {
         Shard = shard;
-        _grads = new LayerWeights?[shard.Layers.Count];
+        _grads = new LayerGradients?[shard.Layers.Count];
+        Schedule = _passSchedule = schedule;
+        InFlight = inFlight;
+    }
+
+    /// <summary>The schedule of calibration passes; a change takes effect at the next <see cref="BeginPass"/>.</summary>
+    public StageSchedule Schedule { get; set; }
+
+    public int InFlight { get; }
+
+    /// <summary>Planned bytes (for the last pass's shape and schedule), peak RSS and peak managed heap so far.</summary>
+    public StageMemory Memory
+    {
+        get
+        {
+            SampleHeap();
+            return new StageMemory(_passSchedule.Name(), _plannedBytes, ProcessMemory.PeakResidentBytes(), _peakManaged);
+        }
     }
 
     /// <summary>Time spent computing since creation: the pipeline's idle fraction is measured against it.</summary>
@@ -38,13 +66,16 @@ public sealed class ShardWorker
 
     public StageDescriptor Descriptor => new(Shard.FirstLayer, Shard.EndLayer, Shard.HasEmbedding, Shard.HasHead);
 
-    /// <summary>Clears gradients and tapes for a new calibration pass.</summary>
+    /// <summary>Clears gradients and tapes for a new calibration pass, under the current <see cref="Schedule"/>.</summary>
     public void BeginPass()
     {
         foreach (var (shape, tapes) in _tapes.Values) Free(shape, tapes);
         _tapes.Clear();
         for (var i = 0; i < _grads.Length; i++) _grads[i]?.Clear();
         _lastBackward = -1;
+        _gradientScores = null;
+        _passSchedule = Schedule;
+        _bounded = _passSchedule == StageSchedule.LayerBounded ? new LayerBoundedPass(Shard) : null;
     }
 
     /// <summary>
@@ -58,7 +89,11 @@ public sealed class ShardWorker
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         try { return ForwardCore(microBatch, tokens, hidden, batch, positions, objective, totalSequences, variant); }
-        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
+        finally
+        {
+            _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            SampleHeap();
+        }
     }
 
     private StepResult ForwardCore(int microBatch, int[] tokens, float[]? hidden, int batch, int positions, ObjectiveKind objective, int totalSequences,
@@ -86,9 +121,12 @@ public sealed class ShardWorker
             var nll = SequenceNll(x, tokens, batch, positions);
             return new StepResult([], nll.Sum(), nll);
         }
+        if (microBatch == 0) Plan(batch, positions, totalSequences, objective);
+        if (_passSchedule == StageSchedule.LayerBounded)
+            return (_bounded ??= new LayerBoundedPass(Shard)).Forward(microBatch, x, tokens, batch, positions, objective, totalSequences, Scratch(batch, positions));
         var tapes = RentTapes(batch, positions);
         _tapes[microBatch] = (new Shape(batch, positions), tapes);
-        Shard.ForwardLayers(x, batch, positions, tapes);
+        Shard.ForwardLayers(x, batch, positions, tapes, Scratch(batch, positions));
         if (!Shard.HasHead) return new StepResult(x, 0);
         var dx = new float[x.Length];
         var value = ObjectiveKinds.Create(objective, totalSequences).ForwardBackward(Shard, x, dx, tokens, batch, positions);
@@ -180,27 +218,92 @@ public sealed class ShardWorker
     {
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         try { return BackwardCore(microBatch, dOutput); }
-        finally { _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start; }
+        finally
+        {
+            _busyTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+            SampleHeap();
+        }
     }
 
     private float[]? BackwardCore(int microBatch, float[] dOutput)
     {
+        if (_bounded is not null) return _bounded.Backward(microBatch, dOutput);
+
         if (!_tapes.Remove(microBatch, out var entry)) throw new InvalidOperationException($"micro-batch {microBatch} has no forward tape on stage [{Shard.FirstLayer}, {Shard.EndLayer})");
         var (shape, tapes) = entry;
         if (microBatch <= _lastBackward) throw new InvalidOperationException($"backward of micro-batch {microBatch} after {_lastBackward}: order must ascend");
         _lastBackward = microBatch;
-        for (var i = 0; i < _grads.Length; i++) _grads[i] ??= Shard.Layers[i].ZerosLike();
+        for (var i = 0; i < _grads.Length; i++) _grads[i] ??= new LayerGradients(Shard.Layers[i]);
+        if (dOutput.Length != shape.Batch * shape.Positions * Shard.Hidden)
+            throw new InvalidOperationException($"stage [{Shard.FirstLayer}, {Shard.EndLayer}) got a gradient of {dOutput.Length} floats for micro-batch {microBatch}, " +
+                                                "not one micro-batch's: the stage after it runs the layer-bounded schedule (it defers gradients and sends them all with the last micro-batch), so this one must too");
         Shard.BackwardLayers(dOutput, shape.Batch, shape.Positions, tapes, _grads, Scratch(shape.Batch, shape.Positions));
         Free(shape, tapes);
         return Shard.HasEmbedding ? null : dOutput;
     }
 
-    public LayerScores[] Scores(PruningMethod method, int seed) =>
-        Shard.Layers.Select((layer, i) => UnitSaliency.Score(layer, _grads[i], method, seed)).ToArray();
+    /// <summary>
+    /// Unit scores. For a gradient criterion they come from the last pass; computing them releases that pass's
+    /// gradients and tapes (asking again returns the same scores), so compaction runs without them.
+    /// </summary>
+    public LayerScores[] Scores(PruningMethod method, int seed)
+    {
+        if (!method.NeedsGradients()) return Shard.Layers.Select(layer => UnitSaliency.Score(layer, null, method, seed)).ToArray();
+        if (_gradientScores is null)
+        {
+            if (_bounded is not null)
+                _gradientScores = _bounded.Scores ?? throw new InvalidOperationException(
+                    $"stage [{Shard.FirstLayer}, {Shard.EndLayer}): the layer-bounded pass has not seen its last micro-batch's gradient yet");
+            else
+            {
+                if (_grads.Any(g => g is null)) throw new InvalidOperationException($"method {method.Name()} needs a calibration pass with gradients first");
+                _gradientScores = Shard.Layers.Select((layer, i) => UnitSaliency.Score(layer, _grads[i], method, seed)).ToArray();
+            }
+            ReleasePass();
+        }
+        return _gradientScores;
+    }
+
+    /// <summary>Drops gradients, tapes and kept activations, and has the GC return their pages before compaction.</summary>
+    private void ReleasePass()
+    {
+        SampleHeap();
+        Log.Debug("Stage [{First}, {End}) scored: releasing the pass; RSS {Rss:N0}, peak {Peak:N0}, managed heap {Managed:N0} bytes",
+            Shard.FirstLayer, Shard.EndLayer, ProcessMemory.ResidentBytes(), ProcessMemory.PeakResidentBytes(), GC.GetTotalMemory(false));
+        Array.Fill(_grads, null);
+        _tapes.Clear();
+        _freeTapes.Clear();
+        _scratch.Clear();
+        _bounded = null;
+        // Arrays of floats cost the collector nothing to mark; a blocking collection here keeps the peak at the live set.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        Log.Debug("Stage [{First}, {End}) released: RSS {Rss:N0}, managed heap {Managed:N0} bytes", Shard.FirstLayer, Shard.EndLayer,
+            ProcessMemory.ResidentBytes(), GC.GetTotalMemory(false));
+    }
+
+    /// <summary>The bytes the memory model counts for this stage, this pass's shape and schedule.</summary>
+    private void Plan(int batch, int positions, int totalSequences, ObjectiveKind objective)
+    {
+        var extent = new StageExtent(Shard.FirstLayer, Shard.EndLayer, Shard.HasEmbedding, Shard.HasHead, MatrixElementBytes());
+        var need = StageMemoryModel.Need(Shard.Config, extent, new PassShape(batch, positions, totalSequences, InFlight, objective));
+        _plannedBytes = need.BytesFor(_passSchedule);
+    }
+
+    /// <summary>Bytes per element of the shard's matrices (the widest when they differ).</summary>
+    private int MatrixElementBytes() =>
+        Shard.Tensors().Where(t => t.Data.Rows > 1).Select(t => t.Data.DType.ElementSize()).DefaultIfEmpty(4).Max();
+
+    private void SampleHeap() => _peakManaged = Math.Max(_peakManaged, GC.GetTotalMemory(false));
 
     /// <summary>The compacted layers for the plan's entries that fall in this shard.</summary>
     public LayerWeights[] Compact(IReadOnlyList<LayerPlan> plan) =>
-        Shard.Layers.Select(layer => Compactor.Compact(layer, plan.Single(p => p.Layer == layer.Index))).ToArray();
+        Shard.Layers.Select(layer => Compactor.Compact(layer, ShardTensors.PlanFor(plan, layer.Index))).ToArray();
+
+    /// <summary>
+    /// The stage's tensors after compaction, in checkpoint order; each compacted tensor is built from the held
+    /// weights only when its producer is called, so at most one exists at a time.
+    /// </summary>
+    public IReadOnlyList<ShardTensor> CompactTensors(IReadOnlyList<LayerPlan> plan) => ShardTensors.Compacted(Shard, plan);
 
     /// <summary>Head stage, evaluation: sum of next-token NLL per sequence (the final position predicts nothing).</summary>
     private double[] SequenceNll(float[] x, int[] tokens, int batch, int positions)

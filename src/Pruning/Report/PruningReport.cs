@@ -1,3 +1,4 @@
+using NirvanaCluster.Pruning.Pipeline;
 using System.Globalization;
 using System.Text;
 using NirvanaCluster.Pruning.Plan;
@@ -7,7 +8,11 @@ namespace NirvanaCluster.Pruning.Report;
 /// <summary>report.md: the run's settings, parameter counts, and the per-layer table of kept heads and neurons.</summary>
 public static class PruningReport
 {
-    public static string Render(PruningPlan plan, int groupSize, string model, string calibration, TimeSpan elapsed, string chartFile)
+    /// <summary>One stage's memory for the report: its layers, the schedule it ran, planned and measured bytes.</summary>
+    public sealed record StageMemoryRow(string Stage, int FirstLayer, int EndLayer, StageMemory Memory);
+
+    public static string Render(PruningPlan plan, int groupSize, string model, string calibration, TimeSpan elapsed, string chartFile,
+        IReadOnlyList<StageMemoryRow>? memory = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
@@ -25,6 +30,15 @@ public static class PruningReport
         {
             md.Append(inv, $"| {l.Layer} | {l.KeptKvGroups.Length} / {l.KvGroupsBefore} | {l.KeptKvGroups.Length * groupSize} / {l.KvGroupsBefore * groupSize} | ");
             md.Append(inv, $"{l.KeptMlpNeurons.Length} / {l.NeuronsBefore} | {(double)l.KeptKvGroups.Length / l.KvGroupsBefore:P0} | {(double)l.KeptMlpNeurons.Length / l.NeuronsBefore:P0} |\n");
+        }
+        if (memory is { Count: > 0 })
+        {
+            // Peak RSS is the stage process's (in-process: the whole nirvana process, coordinator included).
+            md.Append("\n## Memory per stage\n\n| stage | layers | schedule | planned | peak RSS | peak / planned | peak managed heap |\n|---|---|---|---:|---:|---:|---:|\n");
+            foreach (var r in memory)
+                md.Append(inv, $"| {r.Stage} | [{r.FirstLayer}, {r.EndLayer}) | {r.Memory.Schedule} | {ByteSizes.Format(r.Memory.PlannedBytes)} | " +
+                               $"{ByteSizes.Format(r.Memory.PeakResidentBytes)} | {(r.Memory.PlannedBytes > 0 ? ((double)r.Memory.PeakResidentBytes / r.Memory.PlannedBytes).ToString("P0", inv) : "-")} | " +
+                               $"{ByteSizes.Format(r.Memory.PeakManagedBytes)} |\n");
         }
         return md.ToString();
     }

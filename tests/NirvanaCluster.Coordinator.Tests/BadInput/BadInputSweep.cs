@@ -91,14 +91,14 @@ public static class BadInputCases
         new(3, "generate prompt + new tokens past max_position_embeddings", 2, "plus --max-new-tokens 100 is .* more than the model's max_position_embeddings",
             s => ["generate", "--model", s.Model, "--prompt", "a", "--max-new-tokens", "100"], s => s.AddLargeTokenizer(), Vocab: 32000),
         new(3, "a NaN weight", 3, "tensor 'model.layers.1.mlp.up_proj.weight' holds NaN at element 7",
-            s => ["perplexity", "--model", s.Model, "--tokens", s.Tokens], s => s.EditWeights(m => m.Layers[1].UpProj[7] = float.NaN)),
+            s => ["perplexity", "--model", s.Model, "--tokens", s.Tokens], s => s.EditWeights(m => m.Layers[1].UpProj.Single[7] = float.NaN)),
         // Found by the stage that loads it (a node, in a cluster): that stage's failure, classed as bad input.
         new(3, "an infinite weight, in prune", 3, "stage in-process \\[0, 2\\) failed during load: .* tensor 'model.norm.weight' holds \\+inf at element 0",
             s => Prune(s, "--sparsity", "0.3"), s => s.EditWeights(m => m.FinalNorm![0] = float.PositiveInfinity)),
         new(3, "finite weights whose logits overflow", 3, "sequence 0, position 0: the model's logits hold",
-            s => ["perplexity", "--model", s.Model, "--tokens", s.Tokens], s => s.EditWeights(m => { Array.Fill(m.FinalNorm!, 1e19f); Array.Fill(m.LmHead!, 1e19f); })),
+            s => ["perplexity", "--model", s.Model, "--tokens", s.Tokens], s => s.EditWeights(m => { Array.Fill(m.FinalNorm!, 1e19f); m.LmHead!.Single.Fill(1e19f); })),
         new(3, "finite weights that overflow the calibration pass", 3, "calibration pass \\(8 sequences\\): the MaxLogit objective came out (NaN|∞|-∞|Infinity); the model's logits overflow",
-            s => Prune(s, "--sparsity", "0.3"), s => s.EditWeights(m => { Array.Fill(m.FinalNorm!, 1e19f); Array.Fill(m.LmHead!, 1e19f); })),
+            s => Prune(s, "--sparsity", "0.3"), s => s.EditWeights(m => { Array.Fill(m.FinalNorm!, 1e19f); m.LmHead!.Single.Fill(1e19f); })),
 
         // 4. Resource bombs
         new(4, "prune --nodes 1000 on a 2-layer model", 2, "--nodes 1000: the model has 2 layer\\(s\\) and each node holds at least one",

@@ -26,6 +26,12 @@ public class ClusterPruneTests(ITestOutputHelper output)
             Assert.Equal(nodes, r.Stderr.Split('\n').Count(l => l.Contains("joined from")));
             AssertSameModel(single, clustered);
         }
+        // The layer-bounded schedule on every node gives the same bytes too.
+        var bounded = tiny.PathIn("nodes2-bounded");
+        var lb = CliRunner.Run([.. PruneArgs(tiny, bounded), "--nodes", "2", "--schedule", "layer-bounded"]);
+        Assert.True(lb.ExitCode == 0, lb.Stderr);
+        Assert.Equal(2, lb.Stderr.Split('\n').Count(l => l.Contains("memory: schedule layer-bounded, planned")));
+        AssertSameModel(single, bounded);
         var shared = tiny.PathIn("shared");
         var s = CliRunner.Run([.. PruneArgs(tiny, shared), "--nodes", "2", "--shared-output"]);
         Assert.True(s.ExitCode == 0, s.Stderr);
@@ -36,11 +42,13 @@ public class ClusterPruneTests(ITestOutputHelper output)
     [Fact]
     public async Task A_model_bigger_than_any_node_succeeds_split_across_nodes()
     {
-        using var tiny = new TinyModel(layers: 4, adjust: c => c with { HiddenSize = 64, IntermediateSize = 256, NumAttentionHeads = 4, NumKeyValueHeads = 2 });
-        // Budget each node well under the whole job's estimate but enough for half of it.
+        using var tiny = new TinyModel(layers: 4, adjust: c => c with { HiddenSize = 256, IntermediateSize = 1024, NumAttentionHeads = 4, NumKeyValueHeads = 2, VocabSize = 4000 });
+        // Budget each node for half of the model (the planner's own figure), under the whole job's need with either schedule.
         var config = tiny.Config;
-        var layerBytes = Pruning.Pipeline.LayerPartitioner.LayerBytes(config, 0, 2, 16, 4);
-        var budget = (long)(layerBytes * 2.6) + 64L * 1024;
+        var pass = new Pruning.Pipeline.PassShape(2, 16, 8);
+        Pruning.Pipeline.StageNeed Need(int first, int end) => Pruning.Pipeline.StageMemoryModel.Need(config, new Pruning.Pipeline.StageExtent(first, end, first == 0, end == 4, 4), pass);
+        var budget = Math.Max(Need(0, 2).AllLayersBytes, Need(2, 4).AllLayersBytes) + (64L << 10);
+        Assert.True(budget < Need(0, 4).LayerBoundedBytes, $"budget {budget:N0}, whole model {Need(0, 4).LayerBoundedBytes:N0}");
         var port = RunningProcess.FreePort();
         using var coordinator = RunningProcess.Dotnet("nirvana.dll", [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2"], SecretEnv);
         using var node1 = StartNode(port, "small-a", budget);

@@ -42,7 +42,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
     [Fact]
     public async Task A_node_that_joins_after_the_loss_takes_the_stage_when_no_survivor_has_room()
     {
-        using var tiny = new TinyModel(layers: 4, adjust: c => c with { HiddenSize = 64, IntermediateSize = 256, NumAttentionHeads = 4, NumKeyValueHeads = 2 });
+        using var tiny = Model();
         var single = tiny.PathIn("single");
         Assert.Equal(0, CliRunner.Run(PruneArgs(tiny, single)).ExitCode);
         var budget = TightBudget(tiny);
@@ -63,7 +63,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
     [Fact]
     public async Task With_no_node_with_room_the_job_ends_in_an_error_saying_what_was_tried_and_writes_nothing()
     {
-        using var tiny = new TinyModel(layers: 4, adjust: c => c with { HiddenSize = 64, IntermediateSize = 256, NumAttentionHeads = 4, NumKeyValueHeads = 2 });
+        using var tiny = Model();
         var budget = TightBudget(tiny);
         var port = RunningProcess.FreePort();
         using var coordinator = RunningProcess.Dotnet("nirvana.dll",
@@ -81,8 +81,20 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         Assert.False(Directory.Exists(tiny.PathIn("out")));
     }
 
-    /// <summary>Enough for half the model on each of two nodes, not for all of it on one.</summary>
-    private static long TightBudget(TinyModel tiny) => (long)(Pruning.Pipeline.LayerPartitioner.LayerBytes(tiny.Config, 0, 2, 16, 4) * 2.6) + 64L * 1024;
+    /// <summary>A model for which a budget can hold half but not all (the runtime's share is counted per stage).</summary>
+    private static TinyModel Model() =>
+        new(layers: 4, adjust: c => c with { HiddenSize = 256, IntermediateSize = 1024, NumAttentionHeads = 4, NumKeyValueHeads = 2, VocabSize = 4000 });
+
+    /// <summary>Enough for half the model on each of two nodes (the planner's own figure), not for all of it on one.</summary>
+    private static long TightBudget(TinyModel tiny)
+    {
+        var pass = new Pruning.Pipeline.PassShape(2, 16, 8);
+        Pruning.Pipeline.StageNeed Need(int first, int end) =>
+            Pruning.Pipeline.StageMemoryModel.Need(tiny.Config, new Pruning.Pipeline.StageExtent(first, end, first == 0, end == 4, 4), pass);
+        var budget = Math.Max(Need(0, 2).AllLayersBytes, Need(2, 4).AllLayersBytes) + (64L << 10);
+        Assert.True(budget < Need(0, 4).LayerBoundedBytes, $"budget {budget:N0}, whole model {Need(0, 4).LayerBoundedBytes:N0}");
+        return budget;
+    }
 
     private static RunningProcess StartNode(int port, string name, long memory, string fault) =>
         RunningProcess.Dotnet("nirvana-node.dll",

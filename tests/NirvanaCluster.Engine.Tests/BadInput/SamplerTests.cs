@@ -105,7 +105,7 @@ public class SamplerTests
     {
         var config = TestConfigs.Tiny();
         var model = RandomWeights.Create(config, seed: 2, std: 0.3f);
-        model.LmHead![5] = float.NaN;
+        model.LmHead!.Single[5] = float.NaN;
         var e = Assert.Throws<InvalidDataException>(() => Generator.Generate(model, [[1, 2]], 4, 1f, seed: 1));
         Assert.Contains("generation step 0", e.Message);
         Assert.Contains("NaN or infinity", e.Message);

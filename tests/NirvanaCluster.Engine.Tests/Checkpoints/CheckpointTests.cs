@@ -35,7 +35,7 @@ public class CheckpointTests
             Enumerable.Range(0, (int)s.Item2.Aggregate(1L, (a, d) => a * d)).Select(i => t + i / 1024f).ToArray())).ToList();
     }
 
-    private static float[] ValuesOf(NamedTensor t) => t.Produce().ToArray();
+    private static float[] ValuesOf(NamedTensor t) => t.Produce!().ToArray();
 
     /// <summary>
     /// F32 bytes: embedding 320, each layer 2368, final norm 32, lm_head 320; 2700 per shard therefore gives
@@ -140,7 +140,7 @@ public class CheckpointTests
         Assert.Throws<InvalidDataException>(() => checkpoint.ReadFloat32("model.norm.weight", new float[8], [8, 1]));
         var into = new float[8];
         checkpoint.ReadFloat32("model.norm.weight", into, [8]);
-        Assert.Equal(Tensors(Config).Single(t => t.Name == "model.norm.weight").Produce().ToArray(), into);
+        Assert.Equal(Tensors(Config).Single(t => t.Name == "model.norm.weight").Produce!().ToArray(), into);
     }
 
     [Fact]

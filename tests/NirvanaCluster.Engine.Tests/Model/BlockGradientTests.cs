@@ -43,7 +43,7 @@ public class BlockGradientTests(ITestOutputHelper output)
         var tape = new LayerTape(layer, b, t);
         var y0 = (float[])x.Clone();
         DecoderLayer.Forward(y0, layer, tape, rope, config.RmsNormEps, b, t);
-        var grad = layer.ZerosLike();
+        var grad = new LayerGradients(layer);
         var dx = (float[])probe.Clone();
         DecoderLayer.Backward(dx, layer, tape, grad, new LayerTape(layer, b, t), rope, b, t);
         Check("dx", x, dx, Loss, output);
@@ -61,7 +61,7 @@ public class BlockGradientTests(ITestOutputHelper output)
         var rng = new Random(9);
         var ids = Enumerable.Range(0, b * t).Select(_ => rng.Next(config.VocabSize)).ToArray();
         var targets = ids.Select((_, i) => i % t == t - 1 ? -1 : ids[i + 1]).ToArray();
-        var grads = shard.Layers.Select(l => (LayerWeights?)l.ZerosLike()).ToArray();
+        var grads = shard.Layers.Select(l => (LayerGradients?)new LayerGradients(l)).ToArray();
         var loss = ModelLoss(shard, ids, targets, b, t, grads);
         output.WriteLine($"loss {loss:F5}");
         Assert.True(double.IsFinite(loss) && loss > 0, $"loss {loss}");
@@ -72,7 +72,7 @@ public class BlockGradientTests(ITestOutputHelper output)
     }
 
     /// <summary>Mean next-token NLL; with grads, also runs the full backward (head, final norm, layers).</summary>
-    internal static double ModelLoss(LlamaShard shard, int[] ids, int[] targets, int b, int t, LayerWeights?[]? grads)
+    internal static double ModelLoss(LlamaShard shard, int[] ids, int[] targets, int b, int t, LayerGradients?[]? grads)
     {
         int n = b * t, d = shard.Hidden, vocab = shard.Vocab;
         var x = new float[n * d];
@@ -113,7 +113,7 @@ public class BlockGradientTests(ITestOutputHelper output)
         whole.Embed(xWhole, ids);
         var tapesWhole = whole.CreateTapes(b, t);
         whole.ForwardLayers(xWhole, b, t, tapesWhole);
-        var gradsWhole = whole.Layers.Select(l => (LayerWeights?)l.ZerosLike()).ToArray();
+        var gradsWhole = whole.Layers.Select(l => (LayerGradients?)new LayerGradients(l)).ToArray();
         var dWhole = (float[])probe.Clone();
         whole.BackwardLayers(dWhole, b, t, tapesWhole, gradsWhole, whole.CreateScratch(b, t));
 
@@ -124,8 +124,8 @@ public class BlockGradientTests(ITestOutputHelper output)
         first.ForwardLayers(xSplit, b, t, tapes1);
         rest.ForwardLayers(xSplit, b, t, tapes2);
         Assert.Equal(xWhole, xSplit);
-        var grads1 = first.Layers.Select(l => (LayerWeights?)l.ZerosLike()).ToArray();
-        var grads2 = rest.Layers.Select(l => (LayerWeights?)l.ZerosLike()).ToArray();
+        var grads1 = first.Layers.Select(l => (LayerGradients?)new LayerGradients(l)).ToArray();
+        var grads2 = rest.Layers.Select(l => (LayerGradients?)new LayerGradients(l)).ToArray();
         var dSplit = (float[])probe.Clone();
         rest.BackwardLayers(dSplit, b, t, tapes2, grads2, rest.CreateScratch(b, t));
         first.BackwardLayers(dSplit, b, t, tapes1, grads1, first.CreateScratch(b, t));

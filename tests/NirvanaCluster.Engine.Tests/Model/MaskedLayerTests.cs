@@ -20,15 +20,15 @@ public class MaskedLayerTests(ITestOutputHelper output)
         int qw = zeroed.Heads * zeroed.HeadDim, gw = qw / zeroed.KvHeads;
         for (var r = 0; r < zeroed.Hidden; r++)
         {
-            Array.Clear(zeroed.OProj, r * qw + 0 * gw, gw); // group 0's o_proj columns
-            foreach (var i in new[] { 1, 4, 5, 8 }) zeroed.DownProj[r * zeroed.Ffn + i] = 0;
+            zeroed.OProj.Single.Slice(r * qw + 0 * gw, gw).Clear(); // group 0's o_proj columns
+            foreach (var i in new[] { 1, 4, 5, 8 }) zeroed.DownProj.Single[r * zeroed.Ffn + i] = 0;
         }
         const int b = 2, t = 5;
         var rng = new Random(8);
         var x = RandomArray(rng, b * t * config.HiddenSize);
         var rope = new Rope(config, t);
         var masked = (float[])x.Clone();
-        DecoderLayer.Forward(masked, layer, new LayerTape(layer, b, t), rope, config.RmsNormEps, b, t, Mask);
+        DecoderLayer.Forward(masked, layer, new LayerTape(layer, b, t), rope, config.RmsNormEps, b, t, mask: Mask);
         var reference = (float[])x.Clone();
         DecoderLayer.Forward(reference, zeroed, new LayerTape(zeroed, b, t), rope, config.RmsNormEps, b, t);
         var unmasked = (float[])x.Clone();
@@ -52,13 +52,13 @@ public class MaskedLayerTests(ITestOutputHelper output)
         double Loss()
         {
             var y = (float[])x.Clone();
-            DecoderLayer.Forward(y, layer, new LayerTape(layer, b, t), rope, config.RmsNormEps, b, t, Mask);
+            DecoderLayer.Forward(y, layer, new LayerTape(layer, b, t), rope, config.RmsNormEps, b, t, mask: Mask);
             return Project(y, probe);
         }
         var tape = new LayerTape(layer, b, t);
         var y0 = (float[])x.Clone();
-        DecoderLayer.Forward(y0, layer, tape, rope, config.RmsNormEps, b, t, Mask);
-        var grad = layer.ZerosLike();
+        DecoderLayer.Forward(y0, layer, tape, rope, config.RmsNormEps, b, t, mask: Mask);
+        var grad = new LayerGradients(layer);
         var dx = (float[])probe.Clone();
         DecoderLayer.Backward(dx, layer, tape, grad, new LayerTape(layer, b, t), rope, b, t, Mask);
         Check("dx", x, dx, Loss, output);
