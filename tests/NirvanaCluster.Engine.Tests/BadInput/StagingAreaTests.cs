@@ -77,7 +77,9 @@ public class StagingAreaTests
         var seen = new List<string>();
         var options = new CheckpointWriteOptions();
         var tensors = Tensors(TestConfigs.Tiny()).Select((t, i) => i == 0
-            ? new NamedTensor(t.Name, t.Shape, () => { seen.AddRange(temp.Entries()); return t.Produce!(); })
+            ? t.ProduceWeight is { } weight
+                ? NamedTensor.FromWeight(t.Name, t.Shape, () => { seen.AddRange(temp.Entries()); return weight(); })
+                : new NamedTensor(t.Name, t.Shape, () => { seen.AddRange(temp.Entries()); return t.Produce!(); })
             : t).ToArray();
         CheckpointWriter.Write(temp.File("m"), TestConfigs.Tiny(), tensors, options);
         var staging = Assert.Single(seen);
