@@ -66,10 +66,13 @@ public sealed class ProtobufSerializerTests() : Akka.TestKit.Xunit2.TestKit(Akka
         Google.Protobuf.Reflection.FieldType.Bytes => ByteString.CopyFrom((byte)seed, (byte)(seed * 3)),
         Google.Protobuf.Reflection.FieldType.Bool => true,
         Google.Protobuf.Reflection.FieldType.Double => seed + 0.25,
+        Google.Protobuf.Reflection.FieldType.Float => seed + 0.5f,
+        Google.Protobuf.Reflection.FieldType.UInt64 => (ulong)seed * 13,
         Google.Protobuf.Reflection.FieldType.Int32 => seed * 7,
         Google.Protobuf.Reflection.FieldType.Int64 => seed * 1_000_000_007L,
         Google.Protobuf.Reflection.FieldType.UInt32 => (uint)seed * 11,
         Google.Protobuf.Reflection.FieldType.Enum => field.EnumType.Values[^1].Number,
-        _ => null,
+        Google.Protobuf.Reflection.FieldType.Message => null,
+        var other => throw new NotSupportedException($"field {field.FullName} of type {other}: add a sample value for it"),
     };
 }

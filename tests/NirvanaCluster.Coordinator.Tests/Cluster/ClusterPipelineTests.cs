@@ -109,7 +109,7 @@ public sealed class ClusterPipelineTests() : Akka.TestKit.Xunit2.TestKit(Configu
         // Scores of a gradient criterion before any calibration pass: the stage refuses, and says why.
         var early = await Assert.ThrowsAsync<StageFailedException>(() => pipeline.ScoresAsync(PruningMethod.Nirvana, 0, CancellationToken.None));
         Assert.Contains("scoring", early.Message);
-        Assert.Contains("needs gradients", early.Message);
+        Assert.Contains("needs a calibration pass", early.Message);
     }
 
     private static long[] Bits(IReadOnlyList<LayerScores> scores) =>
