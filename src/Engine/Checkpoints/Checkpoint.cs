@@ -141,10 +141,12 @@ public sealed class Checkpoint : IDisposable
     private static void CheckFinite(SafeTensorsFile file, string tensor, ReadOnlySpan<float> values)
     {
         var bad = Tensors.NumericCheck.FirstNonFinite(values);
-        if (bad >= 0)
-            throw new InvalidDataException($"{file.Path}: tensor '{tensor}' holds {Tensors.NumericCheck.Describe(values[bad])} at element {bad}; " +
-                                           "the checkpoint is corrupt (weights must be finite)");
+        if (bad >= 0) throw NonFinite(file, tensor, values[bad], bad);
     }
+
+    private static InvalidDataException NonFinite(SafeTensorsFile file, string tensor, float value, long element) =>
+        new($"{file.Path}: tensor '{tensor}' holds {Tensors.NumericCheck.Describe(value)} at element {element}; " +
+            "the checkpoint is corrupt (weights must be finite)");
 
     /// <summary>
     /// Reads a [rows, cols] tensor as a <see cref="WeightMatrix"/>. With <paramref name="holdAs"/> null the stored
@@ -165,6 +167,7 @@ public sealed class Checkpoint : IDisposable
         if (dtype == DType.F32)
         {
             file.ReadAsFloat32(tensor, weight.Single);
+            CheckFinite(file, tensor, weight.Single);
             return weight;
         }
         var step = weight.RowsPerChunk();
@@ -172,6 +175,13 @@ public sealed class Checkpoint : IDisposable
         {
             var count = Math.Min(step, rows - r);
             file.ReadBytes(tensor, (long)r * cols * dtype.ElementSize(), weight.BytesOfRows(r, count));
+        }
+        var bad = Tensors.NumericCheck.FirstNonFinite(weight.Half, dtype == DType.BF16 ? (ushort)0x7F80 : (ushort)0x7C00);
+        if (bad >= 0)
+        {
+            Span<float> value = stackalloc float[1];
+            weight.ToSingle(bad, 1, value);
+            throw NonFinite(file, tensor, value[0], bad);
         }
         return weight;
     }

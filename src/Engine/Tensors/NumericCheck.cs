@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace NirvanaCluster.Engine.Tensors;
@@ -13,6 +14,21 @@ public static class NumericCheck
         if (TensorPrimitives.IsFiniteAll(values)) return -1;
         for (var i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Index of the first NaN or infinity among 16-bit floats (BF16 or F16) held as their bits, or -1. A value is
+    /// non-finite exactly when its exponent bits are all ones, so <paramref name="exponentMask"/> decides the type.
+    /// </summary>
+    public static int FirstNonFinite(ReadOnlySpan<ushort> bits, ushort exponentMask)
+    {
+        var mask = new Vector<ushort>(exponentMask);
+        var i = 0;
+        for (; i <= bits.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
+            if (Vector.EqualsAny(Vector.BitwiseAnd(new Vector<ushort>(bits[i..]), mask), mask)) break;
+        for (; i < bits.Length; i++)
+            if ((bits[i] & exponentMask) == exponentMask) return i;
         return -1;
     }
 

@@ -246,4 +246,31 @@ public class CheckpointTests
         Assert.Contains("model.safetensors", Assert.Throws<FileNotFoundException>(() => Checkpoint.Open(temp.Path)).Message);
         Assert.Throws<DirectoryNotFoundException>(() => Checkpoint.Open(temp.File("nowhere")));
     }
+
+    [Theory]
+    [InlineData(DType.F32, float.NaN, "NaN")]
+    [InlineData(DType.BF16, float.NaN, "NaN")]
+    [InlineData(DType.F16, float.NaN, "NaN")]
+    [InlineData(DType.BF16, float.PositiveInfinity, "\\+inf")]
+    [InlineData(DType.F16, float.NegativeInfinity, "-inf")]
+    [InlineData(DType.F16, 1e6f, "\\+inf")] // finite in fp32, past F16's range: the file holds +inf
+    public void A_weight_held_at_checkpoint_precision_is_refused_when_not_finite_naming_tensor_and_element(DType dtype, float bad, string shown)
+    {
+        using var temp = new TempDirectory();
+        var dir = temp.File("model");
+        var tensors = Tensors(Config);
+        var up = tensors.FindIndex(t => t.Name == "model.layers.1.mlp.up_proj.weight");
+        var values = ValuesOf(tensors[up]);
+        values[37] = bad; // past the first vector's width, so the vector scan has to find it, then the index
+        tensors[up] = new NamedTensor(tensors[up].Name, tensors[up].Shape, values);
+        CheckpointWriter.Write(dir, Config, tensors, new CheckpointWriteOptions { DType = dtype });
+        using var checkpoint = Checkpoint.Open(dir);
+
+        var good = checkpoint.ReadWeight("model.layers.0.mlp.up_proj.weight", Config.IntermediateSize, Config.HiddenSize);
+        Assert.Equal(dtype, good.DType);
+        var e = Assert.Throws<InvalidDataException>(() => checkpoint.ReadWeight(tensors[up].Name, Config.IntermediateSize, Config.HiddenSize));
+        Assert.Matches($"tensor 'model.layers.1.mlp.up_proj.weight' holds {shown} at element 37;", e.Message);
+        if (dtype != DType.F32)
+            Assert.Throws<InvalidDataException>(() => checkpoint.ReadWeight(tensors[up].Name, Config.IntermediateSize, Config.HiddenSize, DType.F32));
+    }
 }
