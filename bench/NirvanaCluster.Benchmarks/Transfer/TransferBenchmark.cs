@@ -25,6 +25,11 @@ public static class TransferBenchmark
 
     public static int Run(string[] args)
     {
+        if (args is ["-h" or "--help"])
+        {
+            Console.WriteLine(TransferOptions.Usage);
+            return 0;
+        }
         try
         {
             return RunReceiverAsync(TransferOptions.Parse(args)).GetAwaiter().GetResult();

@@ -5,11 +5,12 @@ namespace NirvanaCluster.Benchmarks.Transfer;
 /// <summary>Command-line settings of the transfer benchmark, validated with messages naming the flag.</summary>
 internal sealed record TransferOptions(int TotalMib, int MessageMib, int ChunkKib, int Rounds, bool Json)
 {
-    public const string Usage = "usage: transfer [--total-mib 256] [--message-mib 64] [--chunk-kib 1024] [--rounds 5] [--json]";
+    public const string Usage = "usage: transfer [--total-mib 256] [--message-mib 64] [--chunk-kib 4096] [--rounds 5] [--json]";
 
     public static TransferOptions Parse(string[] args)
     {
-        int total = 256, message = 64, chunk = 1024, rounds = 5;
+        // 4 MiB chunks: what the data plane sends by default (TcpDataLink.DefaultChunkSize).
+        int total = 256, message = 64, chunk = 4096, rounds = 5;
         var json = false;
         for (var i = 0; i < args.Length; i++)
         {
