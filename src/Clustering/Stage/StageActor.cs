@@ -244,8 +244,13 @@ public sealed class StageActor : ReceiveActor, IWithUnboundedStash
     {
         try
         {
-            _worker!.BeginPass();
-            _session = new StagePass(m, _worker, _compute!, Sender, Self, _name, _dataPlane);
+            // On the compute thread, queued before any of the new pass's work and after all of an abandoned pass's
+            // (which StageSession skips): the worker is reset only once nothing of the old pass can still touch it.
+            var worker = _worker!;
+            var replyTo = Sender;
+            _compute!.Run(worker.BeginPass).ContinueWith(t => replyTo.Tell(Failure("begin pass", t.Exception!.InnerException!)),
+                TaskContinuationOptions.OnlyOnFaulted);
+            _session = new StagePass(m, worker, _compute, Sender, Self, _name, _dataPlane);
             _downstreamLink = m.Downstream;
             Sender.Tell(new PassBegun { PassId = m.PassId });
             Become(InSession);

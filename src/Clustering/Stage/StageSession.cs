@@ -18,6 +18,9 @@ internal abstract class StageSession : IAsyncDisposable
     private static readonly ILogger Log = Serilog.Log.ForContext<StageSession>();
 
     private readonly CancellationTokenSource _cancel = new();
+    // Set the moment the session is disposed (abandoned for a new pass, or over): work it queued and that has not
+    // started yet is skipped, so a node that paused and resumes cannot add an old pass's step to the next one.
+    private volatile bool _abandoned;
     private readonly List<Task> _readers = [];
     private IDataLink? _upstream;
     private IDataLink? _downstream;
@@ -74,7 +77,8 @@ internal abstract class StageSession : IAsyncDisposable
 
     /// <summary>Runs <paramref name="work"/> on the compute thread; a failure is reported as <paramref name="operation"/>.</summary>
     protected void Queue(string operation, int step, Action work) =>
-        Compute.Run(work).ContinueWith(t => Fail(operation, step, t.Exception!.InnerException!), TaskContinuationOptions.OnlyOnFaulted);
+        Compute.Run(() => { if (!_abandoned) work(); })
+            .ContinueWith(t => Fail(operation, step, t.Exception!.InnerException!), TaskContinuationOptions.OnlyOnFaulted);
 
     private async Task ReadAsync(Task<IDataLink> accepting, Action<IDataLink> opened, string side)
     {
@@ -111,7 +115,7 @@ internal abstract class StageSession : IAsyncDisposable
 
     protected void Fail(string operation, int step, Exception e, string link = "")
     {
-        if (_cancel.IsCancellationRequested) return;
+        if (_abandoned || _cancel.IsCancellationRequested) return;
         Log.Error("Stage {Stage}: {Operation} of step {Step} failed: {Reason}", Name, operation, step, e.Message);
         Coordinator.Tell(new StageFailure
         {
@@ -129,6 +133,7 @@ internal abstract class StageSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _abandoned = true;
         if (_downstream is { } d) await d.CloseAsync(CancellationToken.None);
         if (_upstream is { } u) await u.CloseAsync(CancellationToken.None);
         if (_cancel.IsCancellationRequested) return;
