@@ -10,8 +10,9 @@ namespace NirvanaCluster.Node;
 /// <summary>
 /// The node's voice towards the coordinator: once this member is Up it registers (name, memory budget, data-plane
 /// endpoint, protocol version) until the coordinator answers, and it ends the process when the coordinator refuses
-/// it, leaves, or this member is removed from the cluster. States: <see cref="Joining"/> → <see cref="Registering"/>
-/// → <see cref="Registered"/>.
+/// it, leaves, stays unreachable for a grace period (it died: nothing would ever end this node otherwise), or this
+/// member is removed from the cluster. A coordinator that answers again within the grace (a pause, not a death)
+/// keeps the node. States: <see cref="Joining"/> → <see cref="Registering"/> → <see cref="Registered"/>.
 /// </summary>
 public sealed class NodeAgent : ReceiveActor, IWithTimers
 {
@@ -25,23 +26,33 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    private readonly TimeSpan _coordinatorGrace;
+
     private sealed record RetryRegistration
     {
         public static readonly RetryRegistration Instance = new();
     }
 
-    public NodeAgent(RegisterNode registration, NodeExit exit)
+    private sealed record CoordinatorGone
+    {
+        public static readonly CoordinatorGone Instance = new();
+    }
+
+    /// <param name="coordinatorGrace">how long an unreachable coordinator may stay so before this node gives up on it</param>
+    public NodeAgent(RegisterNode registration, NodeExit exit, TimeSpan coordinatorGrace)
     {
         _registration = registration;
         _exit = exit;
+        _coordinatorGrace = coordinatorGrace;
         Become(Joining);
     }
 
-    public static Props Props(RegisterNode registration, NodeExit exit) => Akka.Actor.Props.Create(() => new NodeAgent(registration, exit));
+    public static Props Props(RegisterNode registration, NodeExit exit, TimeSpan coordinatorGrace) =>
+        Akka.Actor.Props.Create(() => new NodeAgent(registration, exit, coordinatorGrace));
 
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember));
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
@@ -80,13 +91,27 @@ public sealed class NodeAgent : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberUp>(_ => { });
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
-            if (m.Member.Address.Equals(_cluster.SelfAddress)) _exit.Exit(1, "this node was removed from the cluster (it was unreachable for too long)");
-            else if (m.Member.HasRole(ClusterMemberSettings.CoordinatorRole)) _exit.Exit(0, "the coordinator left the cluster");
+            if (m.Member.Address.Equals(_cluster.SelfAddress) && Timers.IsTimerActive(nameof(CoordinatorGone)))
+                _exit.Exit(0, "the coordinator became unreachable, and this node left the cluster without it");
+            else if (m.Member.Address.Equals(_cluster.SelfAddress)) _exit.Exit(1, "this node was removed from the cluster (it was unreachable for too long)");
+            else if (m.Member.HasRole(ClusterMemberSettings.CoordinatorRole))
+                _exit.Exit(0, Timers.IsTimerActive(nameof(CoordinatorGone))
+                    ? "the coordinator became unreachable and was removed from the cluster (it died, or this node was cut off from it)"
+                    : "the coordinator left the cluster");
         });
         Receive<ClusterEvent.UnreachableMember>(m =>
         {
-            if (m.Member.HasRole(ClusterMemberSettings.CoordinatorRole)) _exit.Exit(0, "the coordinator became unreachable");
+            if (!m.Member.HasRole(ClusterMemberSettings.CoordinatorRole)) return;
+            Log.Warning("The coordinator at {Address} is unreachable; waiting {Seconds:F1} s for it to answer again", m.Member.Address, _coordinatorGrace.TotalSeconds);
+            Timers.StartSingleTimer(nameof(CoordinatorGone), CoordinatorGone.Instance, _coordinatorGrace);
         });
+        Receive<ClusterEvent.ReachableMember>(m =>
+        {
+            if (!m.Member.HasRole(ClusterMemberSettings.CoordinatorRole) || !Timers.IsTimerActive(nameof(CoordinatorGone))) return;
+            Timers.Cancel(nameof(CoordinatorGone));
+            Log.Information("The coordinator at {Address} answers again", m.Member.Address);
+        });
+        Receive<CoordinatorGone>(_ => _exit.Exit(0, $"the coordinator became unreachable and stayed so for {_coordinatorGrace.TotalSeconds:F1} s"));
         ReceiveAny(m => Log.Warning("Node agent: dropped unexpected {Type}", m.GetType().Name));
     }
 

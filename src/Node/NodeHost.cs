@@ -50,7 +50,10 @@ public static class NodeHost
                 // Nodes never allocate shards (the coordinator, the oldest member, runs the shard coordinator),
                 // but every region is started with the same strategy type.
                 StageRegion.Start(system, dataPlane, options.Name, new StagePlacement());
-                system.ActorOf(NodeAgent.Props(NodeAgent.Registration(options.Name, options.MemoryBudget, dataPlane.Endpoint), exit), NodeAgent.Name);
+                // Twice the resolver's stable-after: by then the coordinator's side has downed this node if the silence
+                // was real, so waiting longer only delays the exit after a coordinator died.
+                system.ActorOf(NodeAgent.Props(NodeAgent.Registration(options.Name, options.MemoryBudget, dataPlane.Endpoint), exit,
+                    2 * options.Detection.StableAfter), NodeAgent.Name);
             });
         });
         using var host = builder.Build();

@@ -61,9 +61,16 @@ public sealed partial class ClusterPipeline
         if (++_recoveries > recovery.Homes.Options.MaxRecoveries)
             throw new StageFailedException(lostName, lost.Doing,
                 $"node {lost.Node} was lost ({lost.Reason}); not recovered: that was loss {_recoveries}, and --max-recoveries is {recovery.Homes.Options.MaxRecoveries}");
-        Log.Warning("Node {Node} lost during {Doing} ({Reason}); re-creating stage {Stage} (recovery {Count} of at most {Max})",
+        Log.Warning("Node {Node} lost during {Doing} ({Reason}); recovering stage {Stage} (recovery {Count} of at most {Max})",
             lost.Node.Name, lost.Doing, lost.Reason, lostName, _recoveries, recovery.Homes.Options.MaxRecoveries);
-        if (lost.Kind == LossKind.Unreachable) await AwaitRemovalAsync(lost, cancellation);
+        if (lost.Kind == LossKind.Unreachable && !await AwaitRemovalAsync(lost, cancellation))
+        {
+            // A pause (GC, a starved CPU, SIGSTOP) and not a death: the stage and its weights are still there, and the
+            // interrupted work is redone with it where it is.
+            Log.Warning("Node {Node} answered again {Seconds:F1} s after it was reported unreachable; stage {Stage} stays there; redoing {What}",
+                lost.Node.Name, clock.Elapsed.TotalSeconds, lostName, what);
+            return;
+        }
 
         NodeInfo home;
         try
@@ -84,19 +91,26 @@ public sealed partial class ClusterPipeline
             StageName(stage), home.Name, clock.Elapsed.TotalSeconds, what);
     }
 
-    /// <summary>A silent node still owns its shard until the split-brain resolver has downed and removed it.</summary>
-    private async Task AwaitRemovalAsync(StageLostException lost, CancellationToken cancellation)
+    /// <summary>
+    /// A silent node still owns its shard until the split-brain resolver has downed and removed it: true once it
+    /// is removed, false when it answers again first (the resolver downs only what stays unreachable).
+    /// </summary>
+    private async Task<bool> AwaitRemovalAsync(StageLostException lost, CancellationToken cancellation)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         wait.CancelAfter(Recovery!.Homes.Options.RemovalWithin);
         var kept = new List<ReplyInbox.Reply>();
+        var removed = true;
         try
         {
-            while (true)
+            // The node may have answered before this wait began; its NodeBack is then already read and dropped.
+            if (_directory!.IsReachable(lost.Node.Address)) removed = false;
+            while (removed)
             {
                 var reply = await ReadInboxAsync(wait.Token);
-                if (reply.Message is NodeLost { Kind: LossKind.Removed } removed && removed.Node.Address.Equals(lost.Node.Address)) break;
-                if (reply.Message is NodeLost) kept.Add(reply); // another node's loss: handled after this one
+                if (reply.Message is NodeLost { Kind: LossKind.Removed } gone && gone.Node.Address.Equals(lost.Node.Address)) break;
+                if (reply.Message is NodeBack back && back.Node.Address.Equals(lost.Node.Address)) removed = false;
+                else if (reply.Message is NodeLost) kept.Add(reply); // another node's loss: handled after this one
             }
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
@@ -105,6 +119,7 @@ public sealed partial class ClusterPipeline
                 $"node {lost.Node} fell silent and was not removed from the cluster within {Recovery.Homes.Options.RemovalWithin.TotalSeconds:F0} s");
         }
         foreach (var k in kept) _held.Enqueue(k);
+        return removed;
     }
 
     /// <summary>

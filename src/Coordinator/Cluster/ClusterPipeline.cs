@@ -55,15 +55,27 @@ public sealed partial class ClusterPipeline : IPipeline
         _dataEndpoints = new string[stages.Count];
         PeakBytes = new long[stages.Count];
         _inbox = new ReplyInbox(system, "pipeline");
-        if (directory is not null) directory.Lost += OnNodeLost;
+        if (directory is not null)
+        {
+            directory.Lost += OnNodeLost;
+            directory.Back += OnNodeBack;
+        }
     }
 
     private sealed record NodeLost(int Stage, NodeInfo Node, LossKind Kind, string Reason);
+
+    /// <summary>A node reported unreachable answers again (a long pause, not a death).</summary>
+    private sealed record NodeBack(NodeInfo Node);
 
     private void OnNodeLost(NodeInfo node, LossKind kind, string reason)
     {
         for (var i = 0; i < _addresses.Length; i++)
             if (node.Address.Equals(_addresses[i])) _inbox.Post(new NodeLost(i, node, kind, reason));
+    }
+
+    private void OnNodeBack(NodeInfo node)
+    {
+        if (_addresses.Any(a => node.Address.Equals(a))) _inbox.Post(new NodeBack(node));
     }
 
     private string StageName(int i) => $"{_stages[i].Name} [{_stages[i].Descriptor.FirstLayer}, {_stages[i].Descriptor.EndLayer})";
@@ -341,7 +353,11 @@ public sealed partial class ClusterPipeline : IPipeline
 
     public async ValueTask DisposeAsync()
     {
-        if (_directory is not null) _directory.Lost -= OnNodeLost;
+        if (_directory is not null)
+        {
+            _directory.Lost -= OnNodeLost;
+            _directory.Back -= OnNodeBack;
+        }
         await _inbox.DisposeAsync();
     }
 }

@@ -32,6 +32,9 @@ public sealed class NodeDirectory
     /// <summary>Raised (outside the lock) when a registered node becomes unreachable or leaves.</summary>
     public event Action<NodeInfo, LossKind, string>? Lost;
 
+    /// <summary>Raised (outside the lock) when a registered node that was unreachable answers again.</summary>
+    public event Action<NodeInfo>? Back;
+
     /// <summary>Set when the job is over: nodes leaving then is the expected end, not a loss.</summary>
     public bool Closing { get; set; }
 
@@ -41,6 +44,9 @@ public sealed class NodeDirectory
     public int Count { get { lock (_gate) return Available().Count; } }
 
     public NodeInfo? Find(Address address) { lock (_gate) return _nodes.FirstOrDefault(n => n.Address.Equals(address)); }
+
+    /// <summary>Whether the node at <paramref name="address"/> is registered and not unreachable now.</summary>
+    public bool IsReachable(Address address) { lock (_gate) return _nodes.Any(n => n.Address.Equals(address)) && !_unreachable.Contains(address); }
 
     private List<NodeInfo> Available() => _nodes.Where(n => !_unreachable.Contains(n.Address)).ToList();
 
@@ -72,12 +78,15 @@ public sealed class NodeDirectory
 
     public void MarkReachable(Address address)
     {
+        NodeInfo node;
         lock (_gate)
         {
             if (!_unreachable.Remove(address)) return;
-            Log.Information("Node {Node} is reachable again", _nodes.First(n => n.Address.Equals(address)));
+            node = _nodes.First(n => n.Address.Equals(address));
+            Log.Information("Node {Node} is reachable again", node);
             ReleaseWaiters();
         }
+        Back?.Invoke(node);
     }
 
     public void Remove(Address address, string reason)

@@ -81,6 +81,46 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         Assert.False(Directory.Exists(tiny.PathIn("out")));
     }
 
+    [Fact]
+    public async Task A_node_that_pauses_and_answers_again_keeps_its_stage_and_the_job_writes_the_undisturbed_bytes()
+    {
+        using var tiny = Model();
+        var single = tiny.PathIn("single");
+        Assert.Equal(0, CliRunner.Run(PruneArgs(tiny, single)).ExitCode);
+        var budget = TightBudget(tiny); // no survivor has room for the paused node's stage: recovery can only keep it
+        var port = RunningProcess.FreePort();
+        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
+            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2", "--rejoin-timeout", "5"],
+            TestCertificates.Environment());
+        using var a = ClusterPruneTests.StartNode(port, "node-a", budget);
+        using var b = StartNode(port, "node-b", budget, "stop@forward:2");
+        await coordinator.WaitForLineAsync(l => l.Contains("lost during"), TimeSpan.FromMinutes(3));
+        b.Signal("CONT"); // well before the split-brain resolver's stable-after (4 s at --heartbeat-timeout 2) downs it
+        Assert.True(await coordinator.WaitForExitAsync(TimeSpan.FromMinutes(3)) == 0, coordinator.Output);
+        output.WriteLine(coordinator.Output);
+        Assert.Matches("Node node-b answered again [0-9.]+ s after it was reported unreachable; stage node-b \\[2, 4\\) stays there", coordinator.Output);
+        Assert.DoesNotContain("re-created on node", coordinator.Output);
+        ClusterPruneTests.AssertSameModel(single, tiny.PathIn("out"));
+    }
+
+    [Fact]
+    public async Task Nodes_exit_when_their_coordinator_dies()
+    {
+        using var tiny = Model();
+        var port = RunningProcess.FreePort();
+        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
+            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2"],
+            TestCertificates.Environment());
+        using var a = ClusterPruneTests.StartNode(port, "node-a", 1L << 30);
+        await a.WaitForLineAsync(l => l.Contains("Registered with the coordinator"), TimeSpan.FromMinutes(2));
+        coordinator.Signal("KILL"); // still waiting for its second node
+        var code = await a.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine(a.Output);
+        Assert.Equal(0, code);
+        Assert.Contains("the coordinator became unreachable", a.Output);
+        Assert.False(Directory.Exists(tiny.PathIn("out")));
+    }
+
     /// <summary>A model for which a budget can hold half but not all (the runtime's share is counted per stage).</summary>
     private static TinyModel Model() =>
         new(layers: 4, adjust: c => c with { HiddenSize = 256, IntermediateSize = 1024, NumAttentionHeads = 4, NumKeyValueHeads = 2, VocabSize = 4000 });
