@@ -23,16 +23,15 @@ public static class CalibrationSearch
 
     public sealed record Outcome(PruneResult Best, Candidate Chosen, IReadOnlyList<Candidate> Candidates);
 
-    public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, CalibrationSource source, PruneRequest request, Engine.Model.LlamaConfig config,
-        IReadOnlyList<IPipeline> pipelines, CancellationToken cancellation)
+    /// <param name="heldOut">the selection set (<see cref="Run.SelectionSet"/>: --selection-tokens, or drawn with --selection-samples)</param>
+    public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, CalibrationSource source, Run.SelectionSet heldOut, PruneRequest request,
+        Engine.Model.LlamaConfig config, IReadOnlyList<IPipeline> pipelines, CancellationToken cancellation)
     {
         if (seeds.Count == 0) throw new ArgumentException("--calibration-seeds needs at least one seed");
         if (seeds.Distinct().Count() != seeds.Count) throw new ArgumentException("--calibration-seeds lists a seed twice");
-        if (seeds.Contains(HeldOutSeed)) throw new ArgumentException($"--calibration-seeds: {HeldOutSeed} is the held-out set's seed; calibration must use another");
         var options = request.Options;
-        var (heldOut, heldOutDescription) = await source.LoadAsync(pipelines[0], HeldOutSequences, Math.Min(HeldOutLength, request.SeqLen), HeldOutSeed, cancellation);
         Log.Information("Calibration search over seeds {Seeds} on {Pipelines} pipeline(s); held-out set: {HeldOut}",
-            string.Join(", ", seeds), pipelines.Count, heldOutDescription);
+            string.Join(", ", seeds), pipelines.Count, heldOut.Description);
 
         var results = new (PruneResult Result, Candidate Candidate)?[seeds.Count];
         var next = new ConcurrentQueue<int>(Enumerable.Range(0, seeds.Count));
@@ -47,7 +46,7 @@ public static class CalibrationSearch
                 PruneResult result;
                 using (var progress = new ProgressLine($"calibration seed {seed}"))
                     result = await job.PlanAsync(sequences, progress, failed.Token);
-                var evaluation = await pipeline.EvaluateMaskedAsync(heldOut, [result.Plan.Layers], options.MicroBatchSize, options.MaxInFlight, null, failed.Token);
+                var evaluation = await pipeline.EvaluateMaskedAsync(heldOut.Sequences, [result.Plan.Layers], options.MicroBatchSize, options.MaxInFlight, null, failed.Token);
                 var kl = evaluation.Candidates[0].Kl;
                 Log.Information("Seed {Seed}: KL(dense || pruned) = {Kl:F5} per held-out token", seed, kl);
                 results[i] = (result, new Candidate(seed, kl, description));

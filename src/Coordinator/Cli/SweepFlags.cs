@@ -32,7 +32,7 @@ public sealed class SweepFlags
 
     public Option<string?> SelectionTokens { get; } = new("--selection-tokens")
     {
-        Description = "Held-out JSON token file for selection (--gamma list/auto, --calibration-seeds in a sweep) and the sweep's KL/perplexity " +
+        Description = "Held-out JSON token file for selection (--gamma list/auto, --calibration-seeds) and the sweep's KL/perplexity " +
                       $"(default: {Cli.CalibrationSearch.HeldOutSequences} x {Cli.CalibrationSearch.HeldOutLength} tokens drawn from the calibration source with seed {Cli.CalibrationSearch.HeldOutSeed})",
     };
 

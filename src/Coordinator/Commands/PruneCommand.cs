@@ -28,7 +28,7 @@ public static class PruneCommand
         var microBatch = NumberOption.Int("--micro-batch", "Sequences per micro-batch in the calibration pipeline", 4);
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the written weights: f32 | bf16 | f16 | input (default: the input checkpoint's own, F32 when its tensors mix types)", DefaultValueFactory = _ => "input" };
         var calibrationSeeds = NumberOption.Ints("--calibration-seeds",
-            "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (in-process; text or generated calibration)",
+            "KL-guided calibration selection: prune with a calibration set drawn per seed, keep the one whose pruned model has the lowest KL to the dense model on a fixed held-out set (--selection-tokens or --selection-samples; text or generated calibration; with nodes, candidates run side by side)",
             allowMultipleArgumentsPerToken: true);
         var json = new Option<bool>("--json") { Description = "Print a JSON object as the last line of stdout (output, parameters before/after, sparsity, ...)" };
         var mlpMultiple = NumberOption.Int("--mlp-multiple", "Round each layer's kept MLP width up to a multiple of N (8: the authors' rule; 32 suits Q8_0)", SparsityAllocator.DefaultMlpMultiple);
@@ -88,6 +88,7 @@ public static class PruneCommand
                 ScoresFile = parse.GetValue(sweep.Scores),
                 SelectionTokens = parse.GetValue(sweep.SelectionTokens),
                 SelectionSamples = parse.GetValue(sweep.SelectionSamples),
+                SelectionSamplesSet = CliHost.IsGiven(parse, sweep.SelectionSamples),
             };
             var outcome = await PruneRun.RunAsync(request, cancellation);
             Console.Out.WriteLine(outcome.Summary);

@@ -39,6 +39,10 @@ public sealed record PruneRequest
     public string? SelectionTokens { get; init; }
     /// <summary>Held-out sequences drawn when no --selection-tokens is given.</summary>
     public int SelectionSamples { get; init; } = Cli.CalibrationSearch.HeldOutSequences;
+    public bool SelectionSamplesSet { get; init; }
+
+    /// <summary>Whether anything uses a held-out set: selection (a gamma list, calibration seeds) or a sweep's figures.</summary>
+    public bool UsesHeldOut => IsSweep || CalibrationSeeds.Count > 0;
 
     /// <summary>A sweep writes one model per sparsity under the output folder, with sweep.json and a report.</summary>
     public bool IsSweep => Sparsities.Count > 1 || GammaCandidates.Count > 0;
@@ -56,6 +60,14 @@ public sealed record PruneRequest
         if (Sparsities.Distinct().Count() != Sparsities.Count) throw new ArgumentException("--sparsity lists a value twice");
         if (GammaCandidates.Distinct().Count() != GammaCandidates.Count) throw new ArgumentException("--gamma lists a value twice");
         if (SelectionSamples <= 0) throw new ArgumentException($"--selection-samples must be positive (got {SelectionSamples})");
+        if (!UsesHeldOut && (SelectionTokens is not null || SelectionSamplesSet))
+            throw new ArgumentException($"{(SelectionTokens is not null ? "--selection-tokens" : "--selection-samples")}: only a sweep, a --gamma list or " +
+                                        "--calibration-seeds uses a held-out set; this prune has none");
+        if (SelectionTokens is not null && SelectionSamplesSet)
+            throw new ArgumentException("--selection-samples: the held-out set is the --selection-tokens file, so nothing is drawn; drop one of them");
+        if (CalibrationSeeds.Contains(Cli.CalibrationSearch.HeldOutSeed) && SelectionTokens is null)
+            throw new ArgumentException($"--calibration-seeds: {Cli.CalibrationSearch.HeldOutSeed} is the held-out set's seed; calibration must use another " +
+                                        "(or pass --selection-tokens)");
         if (ScoresFile is not null && (Calibration is not null || CalibrationSeeds.Count > 0))
             throw new ArgumentException("--scores replaces the calibration pass; drop --calibration and --calibration-seeds");
         return this;

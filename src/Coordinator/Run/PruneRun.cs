@@ -116,7 +116,8 @@ public static class PruneRun
         }
         else if (seeds.Count > 0)
         {
-            search = await CalibrationSearch.RunAsync(seeds, source, request, config, session.Pipelines, cancellation);
+            var heldOut = await SelectionSet.ResolveAsync(request, spec, dir, config, seeds, pipeline, cancellation);
+            search = await CalibrationSearch.RunAsync(seeds, source, heldOut, request, config, session.Pipelines, cancellation);
             result = search.Best;
             seed = search.Chosen.Seed;
             description = search.Chosen.Description + $", chosen by KL over seeds {string.Join(", ", seeds)}";

@@ -154,6 +154,11 @@ public static class BadInputCases
             s => ["evaluate", "--model", s.Model, "--tokens", s.Tokens, "--seed", "5"]),
         new(8, "prune --samples with a token file", 2, "is a token file, used as it is .* --samples and --seq-len apply to text files and 'generated' only",
             s => Prune(s, "--sparsity", "0.3", "--samples", "8")),
+        new(8, "prune --selection-tokens where nothing selects", 2, "--selection-tokens: only a sweep, a --gamma list or --calibration-seeds uses a held-out set",
+            s => Prune(s, "--sparsity", "0.3", "--selection-tokens", s.Tokens)),
+        new(8, "prune --selection-samples beside --selection-tokens", 2, "--selection-samples: the held-out set is the --selection-tokens file",
+            s => ["prune", "--model", s.Model, "--calibration", "generated", "--calibration-seeds", "1", "2", "--sparsity", "0.3",
+                  "--selection-tokens", s.Tokens, "--selection-samples", "4", "--output", s.Out]),
     ];
 
     public static TheoryData<string> Names()
