@@ -47,9 +47,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         Assert.Equal(0, CliRunner.Run(PruneArgs(tiny, single)).ExitCode);
         var budget = TightBudget(tiny);
         var port = RunningProcess.FreePort();
-        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
-            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2", "--rejoin-timeout", "90"],
-            TestCertificates.Environment());
+        using var coordinator = Coordinator(tiny, port, rejoinTimeout: 90);
         using var a = ClusterPruneTests.StartNode(port, "node-a", budget);
         using var b = StartNode(port, "node-b", budget, "kill@backward:1");
         await coordinator.WaitForLineAsync(l => l.Contains("lost during"), TimeSpan.FromMinutes(3));
@@ -66,9 +64,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         using var tiny = Model();
         var budget = TightBudget(tiny);
         var port = RunningProcess.FreePort();
-        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
-            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2", "--rejoin-timeout", "5"],
-            TestCertificates.Environment());
+        using var coordinator = Coordinator(tiny, port, rejoinTimeout: 5);
         using var a = ClusterPruneTests.StartNode(port, "node-a", budget);
         using var b = StartNode(port, "node-b", budget, "kill@forward:2");
         Assert.NotEqual(0, await coordinator.WaitForExitAsync(TimeSpan.FromMinutes(3)));
@@ -89,9 +85,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         Assert.Equal(0, CliRunner.Run(PruneArgs(tiny, single)).ExitCode);
         var budget = TightBudget(tiny); // no survivor has room for the paused node's stage: recovery can only keep it
         var port = RunningProcess.FreePort();
-        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
-            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2", "--rejoin-timeout", "5"],
-            TestCertificates.Environment());
+        using var coordinator = Coordinator(tiny, port, rejoinTimeout: 5);
         using var a = ClusterPruneTests.StartNode(port, "node-a", budget);
         using var b = StartNode(port, "node-b", budget, "stop@forward:2");
         await coordinator.WaitForLineAsync(l => l.Contains("lost during"), TimeSpan.FromMinutes(3));
@@ -108,9 +102,7 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
     {
         using var tiny = Model();
         var port = RunningProcess.FreePort();
-        using var coordinator = RunningProcess.Dotnet("nirvana.dll",
-            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2"],
-            TestCertificates.Environment());
+        using var coordinator = Coordinator(tiny, port);
         using var a = ClusterPruneTests.StartNode(port, "node-a", 1L << 30);
         await a.WaitForLineAsync(l => l.Contains("Registered with the coordinator"), TimeSpan.FromMinutes(2));
         coordinator.Signal("KILL"); // still waiting for its second node
@@ -135,6 +127,13 @@ public sealed partial class RecoveryTests(ITestOutputHelper output)
         Assert.True(budget < Need(0, 4).LayerBoundedBytes, $"budget {budget:N0}, whole model {Need(0, 4).LayerBoundedBytes:N0}");
         return budget;
     }
+
+    /// <summary>A prune of <paramref name="tiny"/> into "out" that waits on <paramref name="port"/> for two nodes.</summary>
+    private static RunningProcess Coordinator(TinyModel tiny, int port, int rejoinTimeout = 120) =>
+        RunningProcess.Dotnet("nirvana.dll",
+            [.. PruneArgs(tiny, tiny.PathIn("out")), "--listen", $"127.0.0.1:{port}", "--expect-nodes", "2", "--heartbeat-timeout", "2",
+             "--rejoin-timeout", rejoinTimeout.ToString()],
+            TestCertificates.Environment());
 
     private static RunningProcess StartNode(int port, string name, long memory, string fault) =>
         RunningProcess.Dotnet("nirvana-node.dll",
