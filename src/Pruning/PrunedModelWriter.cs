@@ -35,6 +35,9 @@ public static class PrunedModelWriter
     {
         /// <summary>Each stage's memory, asked for once the weights are written (so compaction counts in the peaks), for report.md.</summary>
         public Func<IReadOnlyList<PruningReport.StageMemoryRow>>? StageMemory { get; init; }
+
+        /// <summary>The KL-guided calibration search that chose this model's calibration set, for report.md.</summary>
+        public PruningReport.CalibrationSearchRows? CalibrationSearch { get; init; }
     }
 
     public static void Write(string output, Inputs inputs, IAsyncEnumerable<ShardTensor> tensors, TimeSpan totalElapsed) =>
@@ -93,7 +96,8 @@ public static class PrunedModelWriter
                 $"Kept fraction per layer: method {plan.Method}, {plan.Allocation} allocation, sparsity {plan.Sparsity:0.##}, gamma {plan.Gamma:0.##}"));
             var reportPath = Path.Combine(staging.FullName, "report.md");
             void Report(IReadOnlyList<PruningReport.StageMemoryRow>? memory) => File.WriteAllText(reportPath, PruningReport.Render(plan,
-                inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel, inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg", memory));
+                inputs.Result.PrunedConfig.GroupSize, inputs.SourceModel, inputs.CalibrationDescription, totalElapsed, "kept-fraction.svg", memory,
+                inputs.CalibrationSearch));
             Report(null);
             var files = new List<string> { planPath, chartPath, reportPath };
             if (inputs.Scores is { } scores)

@@ -21,7 +21,11 @@ public static class CalibrationSearch
 
     public sealed record Candidate(int Seed, double Kl, string Description);
 
-    public sealed record Outcome(PruneResult Best, Candidate Chosen, IReadOnlyList<Candidate> Candidates);
+    public sealed record Outcome(PruneResult Best, Candidate Chosen, IReadOnlyList<Candidate> Candidates, string HeldOut)
+    {
+        public Pruning.Report.PruningReport.CalibrationSearchRows ReportRows =>
+            new(HeldOut, Candidates.Select(c => new Pruning.Report.PruningReport.CalibrationCandidate(c.Seed, c.Description, c.Kl)).ToArray(), Chosen.Seed);
+    }
 
     /// <param name="heldOut">the selection set (<see cref="Run.SelectionSet"/>: --selection-tokens, or drawn with --selection-samples)</param>
     public static async Task<Outcome> RunAsync(IReadOnlyList<int> seeds, CalibrationSource source, Run.SelectionSet heldOut, PruneRequest request,
@@ -68,6 +72,6 @@ public static class CalibrationSearch
         // The first lowest in seed order: the same choice however the candidates were spread over pipelines.
         var best = Enumerable.Range(0, candidates.Length).MinBy(i => candidates[i].Kl);
         Log.Information("Chose calibration seed {Seed} (KL {Kl:F5})", candidates[best].Seed, candidates[best].Kl);
-        return new Outcome(results[best]!.Value.Result, candidates[best], candidates);
+        return new Outcome(results[best]!.Value.Result, candidates[best], candidates, heldOut.Description);
     }
 }

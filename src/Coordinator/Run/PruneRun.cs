@@ -133,12 +133,14 @@ public static class PruneRun
         var scores = new ScoreSet(PrunedModelOutput.ScoresOf(result.Plan), options.Method, seed, description, identity, objective);
         var extras = Extras(dir, description, seed, objective, result, pipeline.Stages, pipeline.PeakBytes);
         extras["calibration_search"] = search?.Candidates.Select(c => new { seed = c.Seed, kl = c.Kl }).ToArray();
+        extras["calibration_search_held_out"] = search?.HeldOut;
         extras["scores_from"] = scoresFrom;
         var inputs = new PrunedModelWriter.Inputs(dir, checkpoint.RawConfig, result, description, extras, request.Force, request.DType ?? checkpoint.WeightDType,
             OtherInputs: OtherInputs(request), Scores: scores)
         {
             StageMemory = () => session.MemoryReportAsync(cancellation).GetAwaiter().GetResult()
                 .Select(r => new Pruning.Report.PruningReport.StageMemoryRow(r.Stage, r.Assignment.FirstLayer, r.Assignment.EndLayer, r.Memory)).ToArray(),
+            CalibrationSearch = search?.ReportRows,
         };
         GgufPruneOutput.Write(outputDir, request.Force, request.Gguf, target =>
             PrunedModelOutput.Write(target, inputs, pipeline, request.Cluster.SharedOutput, clock.Elapsed, cancellation));

@@ -11,8 +11,14 @@ public static class PruningReport
     /// <summary>One stage's memory for the report: its layers, the schedule it ran, planned and measured bytes.</summary>
     public sealed record StageMemoryRow(string Stage, int FirstLayer, int EndLayer, StageMemory Memory);
 
+    /// <summary>One candidate of a KL-guided calibration search: its seed, its calibration set and its pruned model's KL.</summary>
+    public sealed record CalibrationCandidate(int Seed, string Calibration, double Kl);
+
+    /// <summary>A calibration search as the report shows it: the fixed held-out set, every candidate, the chosen seed.</summary>
+    public sealed record CalibrationSearchRows(string HeldOut, IReadOnlyList<CalibrationCandidate> Candidates, int ChosenSeed);
+
     public static string Render(PruningPlan plan, int groupSize, string model, string calibration, TimeSpan elapsed, string chartFile,
-        IReadOnlyList<StageMemoryRow>? memory = null)
+        IReadOnlyList<StageMemoryRow>? memory = null, CalibrationSearchRows? search = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
@@ -24,6 +30,15 @@ public static class PruningReport
         md.Append(inv, $"| attention+MLP weights | {plan.ProjectionWeightsBefore:N0} → {plan.ProjectionWeightsAfter:N0} ({plan.ProjectionSparsity:P1} removed) |\n");
         md.Append(inv, $"| all parameters | {plan.ParametersBefore:N0} → {plan.ParametersAfter:N0} ({1 - (double)plan.ParametersAfter / plan.ParametersBefore:P1} fewer) |\n");
         md.Append(inv, $"| wall time | {elapsed.TotalSeconds:F1} s |\n\n");
+        if (search is not null)
+        {
+            md.Append(inv, $"## Calibration search\n\nEach candidate calibration set pruned the model; each pruned model was compared with the dense one by " +
+                           $"KL(dense ‖ pruned) per token on one fixed held-out set ({search.HeldOut}), with its removed units masked. The lowest wins.\n\n");
+            md.Append("| seed | calibration | KL(dense ‖ pruned) per token | |\n|---:|---|---:|---|\n");
+            foreach (var c in search.Candidates)
+                md.Append(inv, $"| {c.Seed} | {c.Calibration} | {c.Kl:F5} | {(c.Seed == search.ChosenSeed ? "**chosen**" : "")} |\n");
+            md.Append('\n');
+        }
         md.Append(inv, $"![kept fraction per layer]({chartFile})\n\n");
         md.Append("| layer | KV groups kept | query heads kept | MLP neurons kept | attention kept | MLP kept |\n|---:|---:|---:|---:|---:|---:|\n");
         foreach (var l in plan.Layers)
