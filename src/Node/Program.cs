@@ -37,6 +37,7 @@ public static class Program
             var level = parse.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Information;
             Log.Logger = new LoggerConfiguration().MinimumLevel.Is(level)
                 .MinimumLevel.Override("Akka", parse.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Warning)
+                .Filter.With(new Clustering.Logging.RepeatedWarningFilter())
                 .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] node: {Message:lj}{NewLine}{Exception}")
                 .CreateLogger();
             try

@@ -22,6 +22,7 @@ public static class CliHost
         var template = verbose ? "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}" : "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}";
         Log.Logger = new LoggerConfiguration()
             .MinimumLevel.Is(level)
+            .Filter.With(new Clustering.Logging.RepeatedWarningFilter())
             .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose, outputTemplate: template)
             .CreateLogger();
     }
