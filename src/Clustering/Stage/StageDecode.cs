@@ -19,6 +19,10 @@ internal sealed class StageDecode : StageSession
     private readonly Sampler[]? _samplers;
     private readonly int _batch;
     private readonly int _promptLength;
+    // The head's [batch, vocab] logits are sampled and dropped within the step, so one buffer serves every step; a new
+    // one per step (4 MB for 32 sequences of a 32k vocabulary) went to the large-object heap and grew the process by
+    // a hundred MB before a full collection. Other stages' outputs travel on the data plane and must stay their own.
+    private float[]? _headLogits;
 
     public StageDecode(BeginDecode begin, ShardWorker worker, StageCompute compute, IActorRef coordinator, IActorRef stage, string name, IDataPlane dataPlane)
         : base(begin.DecodeId, begin.Upstream, begin.Downstream, worker, compute, coordinator, stage, name, dataPlane)
@@ -47,7 +51,7 @@ internal sealed class StageDecode : StageSession
         {
             if (position != _decoder.Position)
                 throw new InvalidOperationException($"decoding step for position {position} arrived at position {_decoder.Position}");
-            var output = new float[_decoder.OutputLength];
+            var output = IsHead ? _headLogits ??= new float[_decoder.OutputLength] : new float[_decoder.OutputLength];
             _decoder.StepShard(tokens, hidden, output);
             Pool.Return(received);
             if (!IsHead)
