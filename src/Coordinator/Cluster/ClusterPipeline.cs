@@ -234,11 +234,16 @@ public sealed partial class ClusterPipeline : IPipeline
             for (var b = 0; b < run.Batch; b++) run.Tokens.AddRange(sequences[first + b]);
             _refs.Tell(0, run, _inbox.Ref);
         }
+        // The earliest unfinished step, and how many were in flight: a stage may have been further on than that one.
         string Doing()
         {
             for (var step = 0; step < next; step++)
                 if (!Complete(step))
-                    return (headDone[step] ? "backward" : "forward") + $" of micro-batch {step / variants}" + (variants > 1 ? $" (variant {step % variants})" : "");
+                {
+                    var inFlight = Enumerable.Range(step, next - step).Count(s => !Complete(s));
+                    return (headDone[step] ? "backward" : "forward") + $" of micro-batch {step / variants}" + (variants > 1 ? $" (variant {step % variants})" : "")
+                           + (inFlight > 1 ? $", {inFlight} steps in flight" : "");
+                }
             return "the end of the pass";
         }
 
