@@ -1,17 +1,18 @@
 using System.Diagnostics;
-using NirvanaCluster.Coordinator.Tests.Cluster;
 
 namespace NirvanaCluster.Coordinator.Tests.Deploy;
 
 /// <summary>
 /// A pod network on this machine: each pod a network namespace with its own address on one bridge, and the cluster's
 /// DNS names of the pods in every namespace's /etc/hosts (which `ip netns exec` mounts from /etc/netns/NAME/hosts).
-/// The addresses (10.214.X.0/24, X from the process id) and names are the test's own and are removed on Dispose.
+/// The addresses (10.214.X.0/24, X from the process id and the instance, so tests running side by side do not meet)
+/// and names are the test's own and are removed on Dispose. Needs root and iproute2 (<see cref="CannotRun"/>).
 /// </summary>
 public sealed class PodNetwork : IDisposable
 {
-    private readonly string _tag = $"{Environment.ProcessId % 10000}";
-    private readonly string _subnet = $"10.214.{20 + Environment.ProcessId % 200}";
+    private static int s_instances;
+    private readonly string _tag;
+    private readonly string _subnet;
     private readonly string _bridge;
     private readonly List<string> _namespaces = [];
     private readonly List<string> _links = [];
@@ -20,12 +21,18 @@ public sealed class PodNetwork : IDisposable
 
     public PodNetwork()
     {
+        var instance = Interlocked.Increment(ref s_instances) % 10;
+        _tag = $"{Environment.ProcessId % 10000}{instance}";
+        _subnet = $"10.214.{20 + (Environment.ProcessId + 37 * instance) % 200}";
         _bridge = $"nvd{_tag}b";
         Ip("link", "add", _bridge, "type", "bridge");
         _links.Add(_bridge);
         Ip("addr", "add", $"{_subnet}.1/24", "dev", _bridge);
         Ip("link", "set", _bridge, "up");
     }
+
+    /// <summary>This machine's address on the bridge, where a pod reaches a process outside the namespaces.</summary>
+    public string HostAddress => $"{_subnet}.1";
 
     /// <summary>Adds a pod: its namespace and address, known in every pod's /etc/hosts by <paramref name="dnsNames"/>.</summary>
     public (string Namespace, string Address) AddPod(params string[] dnsNames)
@@ -68,7 +75,22 @@ public sealed class PodNetwork : IDisposable
         if (p.ExitCode != 0) throw new InvalidOperationException($"ip {string.Join(' ', args)} failed: {err}");
     }
 
-    public static string? CannotRun() => NetworkNamespaceTests.CannotRun();
+    /// <summary>Why pod networks cannot be made here, or null when they can.</summary>
+    public static string? CannotRun()
+    {
+        if (!OperatingSystem.IsLinux()) return "network namespaces are Linux-only";
+        if (Environment.UserName != "root") return "creating network namespaces needs root";
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("ip", "-V") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            p.WaitForExit();
+            return p.ExitCode == 0 ? null : "iproute2's ip is not working";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "iproute2's ip is not installed";
+        }
+    }
 
     public void Dispose()
     {
