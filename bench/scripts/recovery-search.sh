@@ -15,17 +15,7 @@ cd "$(dirname "$0")/../.."
 out="${1:-$(mktemp -d)}"
 parts="${PARTS:-recovery search}"
 mkdir -p "$out"
-dotnet build src/Coordinator -c Release -v q --nologo >/dev/null
-dotnet build bench/NirvanaCluster.Benchmarks -c Release -v q --nologo >/dev/null
-nirvana=src/Coordinator/bin/Release/net10.0/nirvana
-bench=bench/NirvanaCluster.Benchmarks/bin/Release/net10.0/NirvanaCluster.Benchmarks
-model="$out/random-d1024-l8"
-[[ -d "$model" ]] || "$bench" make-checkpoint --output "$model" --hidden 1024 --layers 8 --heads 16 --kv-heads 8 --ffn 2816 --vocab 8000 --seed 1 >&2
-calibration="$out/calibration-16x128-random.json"
-[[ -f "$calibration" ]] || python3 -c '
-import json, random, sys
-rng = random.Random(0)
-json.dump([[rng.randrange(8000) for _ in range(128)] for _ in range(16)], open(sys.argv[1], "w"))' "$calibration"
+source bench/scripts/benchmark-model.sh
 
 rows=()
 # run NAME FAULT FLAGS...: one prune, timed; FAULT is NIRVANA_FAULT for the node processes ("" for none).
