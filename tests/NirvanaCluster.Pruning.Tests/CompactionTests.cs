@@ -39,8 +39,8 @@ public class CompactionTests(ITestOutputHelper output)
         Assert.Equal(ParameterCounts.Of(prunedConfig), pruned.ParameterCount);
 
         var ids = PruningFixtures.Sequences(2, 7, config.VocabSize, 3).SelectMany(s => s).ToArray();
-        var a = Logits(masked, ids, 2, 7);
-        var b = Logits(pruned, ids, 2, 7);
+        var a = ShardLogits.Of(masked, ids, 2, 7);
+        var b = ShardLogits.Of(pruned, ids, 2, 7);
         var maxDiff = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
         var scale = a.Max(Math.Abs);
         output.WriteLine($"max |masked - compacted| = {maxDiff:E2} (logit scale {scale:F3})");
@@ -112,16 +112,4 @@ public class CompactionTests(ITestOutputHelper output)
 
     private static int[] Subset(Random rng, int count, int take) =>
         Enumerable.Range(0, count).OrderBy(_ => rng.Next()).Take(take).Order().ToArray();
-
-    private static float[] Logits(LlamaShard shard, int[] ids, int b, int t)
-    {
-        var x = new float[ids.Length * shard.Hidden];
-        shard.Embed(x, ids);
-        shard.ForwardLayers(x, b, t);
-        var normed = new float[x.Length];
-        shard.FinalNormForward(normed, default, x, ids.Length);
-        var logits = new float[ids.Length * shard.Vocab];
-        shard.Logits(logits, normed, ids.Length);
-        return logits;
-    }
 }

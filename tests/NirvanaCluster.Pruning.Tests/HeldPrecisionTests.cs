@@ -51,7 +51,7 @@ public class HeldPrecisionTests(ITestOutputHelper output)
         var f32 = bf16.HeldAs(DType.F32);
         Assert.Same(f32.EmbedTokens, f32.LmHead);
         var ids = PruningFixtures.Sequences(3, 9, Config.VocabSize, 1).SelectMany(s => s).ToArray();
-        var (a, b) = await GemmBackends.With(backend, () => Task.FromResult((Logits(bf16, ids, 3, 9), Logits(f32, ids, 3, 9))));
+        var (a, b) = await GemmBackends.With(backend, () => Task.FromResult((ShardLogits.Of(bf16, ids, 3, 9), ShardLogits.Of(f32, ids, 3, 9))));
         Assert.True(a.AsSpan().SequenceEqual(b), $"{backend}: logits differ");
         output.WriteLine($"{backend}: {a.Length} logits bitwise equal");
     }
@@ -72,17 +72,5 @@ public class HeldPrecisionTests(ITestOutputHelper output)
             var streamed = produce();
             Assert.True(streamed.BitwiseEquals(whole), $"{name} {TensorInfo.FormatShape(shape)}");
         }
-    }
-
-    private static float[] Logits(LlamaShard shard, int[] ids, int b, int t)
-    {
-        var x = new float[ids.Length * shard.Hidden];
-        shard.Embed(x, ids);
-        shard.ForwardLayers(x, b, t);
-        var normed = new float[x.Length];
-        shard.FinalNormForward(normed, default, x, ids.Length);
-        var logits = new float[ids.Length * shard.Vocab];
-        shard.Logits(logits, normed, ids.Length);
-        return logits;
     }
 }
