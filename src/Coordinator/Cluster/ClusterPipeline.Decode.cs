@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using Google.Protobuf;
 using NirvanaCluster.Messages.Pruning;
 
 namespace NirvanaCluster.Coordinator.Cluster;
@@ -27,18 +25,11 @@ public sealed partial class ClusterPipeline
         var promptLength = prompts[0].Length;
         var total = promptLength + newTokens;
         var id = Interlocked.Increment(ref _nextPass);
-        var tokens = Enumerable.Range(0, _stages.Length - 1).Select(_ => ByteString.CopyFrom(RandomNumberGenerator.GetBytes(32))).ToArray();
-        for (var i = 0; i < _stages.Length; i++)
+        var all = await StartSessionAsync<DecodeBegun>(id, (upstream, downstream) => new BeginDecode
         {
-            var begin = new BeginDecode { DecodeId = id, Batch = prompts.Count, Positions = total, Temperature = temperature, Seed = seed, PromptLength = promptLength };
-            if (i > 0) begin.Upstream = new Link { Token = tokens[i - 1] };
-            if (i < _stages.Length - 1) begin.Downstream = new Link { Endpoint = _dataEndpoints[i + 1], Token = tokens[i] };
-            _refs.Tell(i, begin, _inbox.Ref);
-        }
-        var all = Enumerable.Range(0, _stages.Length).ToArray();
-        await GatherAsync<DecodeBegun>(all, _ => "the start of sampling", cancellation, id);
-        foreach (var i in all) _refs.Tell(i, new OpenLinks { PassId = id }, _inbox.Ref);
-        await GatherAsync<LinksOpen>(all, _ => "opening the data links", cancellation, id);
+            DecodeId = id, Batch = prompts.Count, Positions = total, Temperature = temperature, Seed = seed, PromptLength = promptLength,
+            Upstream = upstream, Downstream = downstream,
+        }, "the start of sampling", cancellation);
 
         var outputs = prompts.Select(p => new List<int>(p)).ToArray();
         for (var t = 0; t < total - 1; t++)

@@ -205,18 +205,11 @@ public sealed partial class ClusterPipeline : IPipeline
         var gradient = objective.HasGradient();
         var clock = Stopwatch.StartNew();
 
-        var tokens = Enumerable.Range(0, _stages.Length - 1).Select(_ => ByteString.CopyFrom(RandomNumberGenerator.GetBytes(32))).ToArray();
-        for (var i = 0; i < _stages.Length; i++)
+        var all = await StartSessionAsync<PassBegun>(passId, (upstream, downstream) => new BeginPass
         {
-            var begin = new BeginPass { PassId = passId, Objective = ProtocolMapping.ToProto(objective), TotalSequences = sequences.Count, MicroBatches = count };
-            if (i > 0) begin.Upstream = new Link { Token = tokens[i - 1] };
-            if (i < _stages.Length - 1) begin.Downstream = new Link { Endpoint = _dataEndpoints[i + 1], Token = tokens[i] };
-            _refs.Tell(i, begin, _inbox.Ref);
-        }
-        var all = Enumerable.Range(0, _stages.Length).ToArray();
-        await GatherAsync<PassBegun>(all, _ => "the start of a pass", cancellation, passId);
-        foreach (var i in all) _refs.Tell(i, new OpenLinks { PassId = passId }, _inbox.Ref);
-        await GatherAsync<LinksOpen>(all, _ => "opening the data links", cancellation, passId);
+            PassId = passId, Objective = ProtocolMapping.ToProto(objective), TotalSequences = sequences.Count, MicroBatches = count,
+            Upstream = upstream, Downstream = downstream,
+        }, "the start of a pass", cancellation);
 
         var objectives = new double[count];
         var nll = Enumerable.Range(0, variants).Select(_ => new double[sequences.Count]).ToArray();
@@ -347,6 +340,25 @@ public sealed partial class ClusterPipeline : IPipeline
                 foreach (var name in written[i]!.Tensors) map[name] = files[i];
             return map;
         }, restore: null, cancellation);
+    }
+
+    /// <summary>
+    /// Starts a session (a pass or a sampling run) on every stage: each is sent <paramref name="begin"/> with its data
+    /// links (single-use tokens, stage i's downstream pointing at stage i+1's endpoint), and once all have armed their
+    /// upstream side, told to connect downstream. Returns every stage's index, for the session's later steps.
+    /// </summary>
+    private async Task<int[]> StartSessionAsync<TBegun>(long id, Func<Link?, Link?, object> begin, string starting, CancellationToken cancellation)
+        where TBegun : class
+    {
+        var tokens = Enumerable.Range(0, _stages.Length - 1).Select(_ => ByteString.CopyFrom(RandomNumberGenerator.GetBytes(32))).ToArray();
+        for (var i = 0; i < _stages.Length; i++)
+            _refs.Tell(i, begin(i > 0 ? new Link { Token = tokens[i - 1] } : null,
+                i < _stages.Length - 1 ? new Link { Endpoint = _dataEndpoints[i + 1], Token = tokens[i] } : null), _inbox.Ref);
+        var all = Enumerable.Range(0, _stages.Length).ToArray();
+        await GatherAsync<TBegun>(all, _ => starting, cancellation, id);
+        foreach (var i in all) _refs.Tell(i, new OpenLinks { PassId = id }, _inbox.Ref);
+        await GatherAsync<LinksOpen>(all, _ => "opening the data links", cancellation, id);
+        return all;
     }
 
     private Compact CompactRequest(int stage, PruningPlan plan)
